@@ -1,0 +1,1 @@
+"""Command-line interface: one `archsim` command with one module per sub-command."""

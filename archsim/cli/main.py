@@ -1,0 +1,47 @@
+"""Entry point of the `archsim` command.
+
+Each sub-command lives in its own module ``archsim.cli.<name>_cmd`` exposing
+``register(subparsers) -> None``; the parser it adds sets ``func(args) -> int``. User errors
+(`ArchsimInputError`) are printed as one line on stderr with exit status 2 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from archsim import __version__
+from workloads.errors import ArchsimInputError
+
+#: Sub-command modules, in the order `archsim --help` lists them.
+SUBCOMMAND_MODULES: tuple[str, ...] = ("workloads", "run", "compress")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="archsim",
+        description="Simulate what a (compressed) DNN costs on an accelerator: cycles, energy, area.")
+    parser.add_argument("--version", action="version", version=f"archsim {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for name in SUBCOMMAND_MODULES:
+        importlib.import_module(f"archsim.cli.{name}_cmd").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ArchsimInputError as err:
+        print(f"archsim {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. `archsim ... | head`
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""`archsim run`: one workload on one design — per-layer table, totals, JSON or CSV."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+from workloads.errors import ArchsimInputError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "run", help="simulate a workload on a design: cycles, stalls, energy, area, TOPS/W",
+        description="Simulate one workload on one design. Layers run back to back; totals are sums of layers. "
+                    "TOPS counts 2 ops per dense-equivalent MAC.")
+    p.add_argument("--workload", "-w", required=True, help="network name (`archsim workloads list`) or topology .csv")
+    p.add_argument("--design", "-d", required=True, help="preset name (ws, ews, ...) or a design .yaml path")
+    p.add_argument("--rows", type=int, help="override array.rows")
+    p.add_argument("--cols", type=int, help="override array.cols")
+    p.add_argument("--dram", metavar="KIND", help="override dram.kind (LPDDR4, DDR4, HBM2, GDDR5, DDR3)")
+    p.add_argument("--bandwidth-gbps", type=float, help="override dram.bandwidth_gbps")
+    p.add_argument("--unlimited-bandwidth", action="store_true",
+                   help="infinite DRAM bandwidth, zero latency (compute-only timing)")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="any design override by dotted path, e.g. buffers.weight.capacity_bytes=65536 (repeatable)")
+    p.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
+    p.add_argument("--traces", metavar="PATH", help="compression traces (.json/.parquet) for the workload's layers")
+    p.add_argument("--progress", action="store_true", help="progress bar over layers (stderr)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    p.add_argument("--csv", metavar="PATH", help="also write the per-layer table as CSV to PATH")
+    p.set_defaults(func=run)
+
+
+def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """Dotted-path design overrides from the flags; ``--set`` values are parsed as YAML scalars."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ArchsimInputError(f"--set {item!r}: use FIELD=VALUE, e.g. --set array.rows=32")
+        out[key.strip()] = yaml.safe_load(value)
+    if args.rows is not None:
+        out["array.rows"] = args.rows
+    if args.cols is not None:
+        out["array.cols"] = args.cols
+    if args.dram is not None:
+        out["dram.kind"] = args.dram
+    if args.bandwidth_gbps is not None:
+        out["dram.bandwidth_gbps"] = args.bandwidth_gbps
+    if args.unlimited_bandwidth:
+        out["dram.unlimited"] = True
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from archsim.api import resolve_design, simulate
+    from archsim.cli.workloads_cmd import load_workload
+
+    if args.batch < 1:
+        raise ArchsimInputError(f"--batch must be a positive integer, got {args.batch}")
+    design = resolve_design(args.design, overrides_from_args(args))  # validate the design before the workload
+    network = load_workload(args.workload, args.batch)
+    result = simulate(network, design, traces=args.traces, progress=args.progress)
+    table = result.layers_frame()
+    if args.csv:
+        try:
+            table.to_csv(args.csv)
+        except OSError as err:
+            raise ArchsimInputError(f"--csv {args.csv!r}: cannot write ({err.strerror})") from None
+    if args.json:
+        print(json.dumps(_jsonable(result.to_dict()), indent=1))
+        return 0
+    _print_text(result, table)
+    return 0
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if hasattr(x, "item"):
+        return x.item()
+    return x
+
+
+def _print_text(result: Any, table: Any) -> None:
+    out = sys.stdout
+    view = table[["cycles", "stall_cycles", "utilisation"]].copy()
+    view["energy_uJ"] = table["energy_pj"] / 1e6
+    out.write(f"{result.name} on {result.design}: {len(result.layers)} layers, batch {result.batch}\n")
+    out.write(view.to_string(formatters={"cycles": "{:,}".format, "stall_cycles": "{:,}".format,
+                                         "utilisation": "{:.1%}".format, "energy_uJ": "{:,.2f}".format}))
+    out.write("\n\nTotals\n")
+    total = result.energy_pj
+    lines = [
+        ("cycles", f"{result.cycles:,} ({result.busy_cycles:,} compute + {result.stall_cycles:,} stall)"),
+        ("latency", f"{result.latency_s * 1e3:.4f} ms at {result.clock_hz / 1e6:g} MHz"),
+        ("utilisation", f"{result.utilisation:.1%}"),
+        ("stalls by cause", ", ".join(f"{k} {v:,}" for k, v in result.stalls.items()) or "none"),
+        ("energy", f"{total / 1e6:,.2f} uJ"),
+    ]
+    for cat, pj in result.energy_breakdown.items():
+        if pj:
+            lines.append((f"  {cat}", f"{pj / 1e6:,.2f} uJ ({pj / total:.1%})"))
+    lines += [
+        ("area", f"{result.area_um2 / 1e6:.3f} mm2"),
+        ("TOPS/W", f"{result.tops_per_w():.3f} (effective ops: {result.tops_per_w(effective=True):.3f})"),
+        ("TOPS/mm2", f"{result.tops_per_mm2():.4f}"),
+        ("inferences/s", f"{result.inferences_per_s:,.1f}"),
+    ]
+    width = max(len(k) for k, _ in lines)
+    for k, v in lines:
+        out.write(f"{k:<{width}}  {v}\n")

@@ -1,0 +1,276 @@
+"""Energy and area from simulation counters and a technology table.
+
+Energy = Σ counters × per-action energy + leakage power × runtime; area = Σ components. Every
+row carries the count, the price per event and the price's source, so a number can be traced to its
+table entry. Results are pandas frames:
+
+* energy: index ``(layer, component, action)``, columns ``count``, ``pj_per_event``, ``energy_pj``,
+  ``unit`` (what one count is), ``source``;
+* area: index ``component``, columns ``area_um2``, ``source``.
+
+How each counter is priced (reference/energy_tables.md §4, "How to use it"):
+
+=====================  =====================================================================
+DRAM                   bits × pJ/bit of the design's DRAM kind (per operand, read or write)
+SRAM buffers           accesses × ``sram_access(macro bytes, port bits, op)``; one macro is one
+                       bank of one half (`CostOptions.sram_macro_per_bank_half`)
+register files         bytes × ``register_access`` (depth 1: a pipeline register) or
+                       bytes × ``register_file_access(depth × word bytes, op)`` (depth > 1)
+MACs                   MACs × ``mac(weight, act, psum bits)``; clock-gated MACs and idle PE
+                       cycles cost 0 dynamic (kept as rows with their counts) [A]
+muxes / decoder        selects × ``mux(M, act bits)``; decodes × ``lzc_decoder(M)``
+codebook lookups       lookups × ``sram_access(codebook macro, port, read)``
+clock / control        (dynamic on-chip energy) × (``meta.dynamic_overhead`` − 1)
+leakage                cycles × (logic area × density + Σ SRAM leakage) / clock
+=====================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import pandas as pd
+
+from archsim.design import BufferConfig, Design
+from archsim.sim.engine import LayerCounters
+
+ENERGY_INDEX = ["layer", "component", "action"]
+ENERGY_COLUMNS = ["count", "pj_per_event", "energy_pj", "unit", "source"]
+
+#: Energy categories used by reports and plots (component -> category).
+CATEGORY: dict[str, str] = {
+    "dram": "DRAM",
+    "weight_buffer": "weight buffer",
+    "input_buffer": "input buffer",
+    "output_buffer": "output buffer",
+    "codebook": "codebook",
+    "weight_rf": "register files",
+    "activation_rf": "register files",
+    "psum_rf": "register files",
+    "pe_array": "MACs",
+    "mux": "muxes/decoder",
+    "decoder": "muxes/decoder",
+    "control": "clock/control",
+    "leakage": "leakage",
+}
+CATEGORIES: tuple[str, ...] = tuple(dict.fromkeys(CATEGORY.values()))
+
+_BUFFERS = {"weight_buffer": "weight", "input_buffer": "input", "output_buffer": "output", "codebook": "codebook"}
+_RF = {"weight_rf": ("weight_depth", "weight_bits"), "activation_rf": ("activation_depth", "act_bits"),
+       "psum_rf": ("psum_depth", "psum_bits")}
+
+
+@dataclass(frozen=True)
+class CostOptions:
+    """Cost-model choices that no table fixes [A]; named so studies can vary them."""
+
+    #: price an SRAM access at the size of one bank of one half (the macro actually accessed)
+    sram_macro_per_bank_half: bool = True
+    #: control logic (FSM, address generators) area as a fraction of the datapath logic area
+    control_area_fraction: float = 0.05
+    #: mask decoders in an N:M + codebook design: one per array column (weights enter by column)
+    decoders_per_column: int = 1
+
+
+def _val(cost: Any) -> tuple[float, str, str]:
+    """(value, unit, source) of a tech-table `Cost`; a bare number is a derived price whose caller
+    states the source."""
+    if isinstance(cost, (int, float)):
+        return float(cost), "pJ", "derived"
+    return float(cost.value), str(getattr(cost, "unit", "")), str(getattr(cost, "source", ""))
+
+
+def _macro(cfg: BufferConfig, options: CostOptions) -> tuple[int, int]:
+    """(bytes per macro, number of macros) of a buffer."""
+    if not options.sram_macro_per_bank_half:
+        return cfg.capacity_bytes, 1
+    n = cfg.banks * (2 if cfg.double_buffered else 1)
+    return max(1, cfg.capacity_bytes // n), n
+
+
+class CostModel:
+    """Prices counters for one design on one technology table."""
+
+    def __init__(self, design: Design, tech: Any, options: CostOptions | None = None) -> None:
+        self.design = design
+        self.tech = tech
+        self.options = options or CostOptions()
+        self._area = self._build_area()
+
+    # ---- area --------------------------------------------------------------------------------
+    def _build_area(self) -> pd.DataFrame:
+        d, t = self.design, self.tech
+        pes = d.array.rows * d.array.cols
+        p = d.precision
+        rows: list[tuple[str, float, str]] = []
+        mac_a, _, mac_src = _val(t.mac_area(p.weight_bits, p.act_bits, p.psum_bits))
+        reg_a, _, reg_src = _val(t.register_area(p.weight_bits + p.act_bits + p.psum_bits))
+        rows.append(("pe_array", pes * (mac_a + reg_a),
+                     f"{pes} PEs x (MAC {mac_a:.4g} um2 [{mac_src}] + pipeline regs "
+                     f"{p.weight_bits + p.act_bits + p.psum_bits} b {reg_a:.4g} um2 [{reg_src}])"))
+        for comp, (depth_field, bits_field) in _RF.items():
+            depth = getattr(d.register_files, depth_field)
+            if depth > 1:
+                bits = depth * getattr(p, bits_field)
+                a, _, src = _val(t.register_file_area(bits))
+                rows.append((comp, pes * a, f"{pes} PEs x {depth}x{getattr(p, bits_field)} b RF [{src}]"))
+        for comp, attr in _BUFFERS.items():
+            cfg = getattr(d.buffers, attr)
+            if cfg is None:
+                continue
+            macro, n = _macro(cfg, self.options)
+            a, _, src = _val(t.sram_area(macro, cfg.port_bits))
+            rows.append((comp, n * a, f"{n} x {macro} B macro [{src}]"))
+        if d.array.pe == "nm_sparse":
+            a, _, src = _val(t.mux_area(d.array.sparse_m, p.act_bits))
+            rows.append(("mux", pes * a, f"{pes} x {d.array.sparse_m}:1 x {p.act_bits} b mux [{src}]"))
+        if d.buffers.codebook is not None and d.array.sparse_m:
+            n = d.array.cols * self.options.decoders_per_column
+            a, _, src = _val(t.lzc_decoder_area(d.array.sparse_m))
+            rows.append(("decoder", n * a, f"{n} LZC decoders (M={d.array.sparse_m}) [{src}]"))
+        logic = sum(a for c, a, _ in rows if c not in _BUFFERS)
+        rows.append(("control", logic * self.options.control_area_fraction,
+                     f"[A] {self.options.control_area_fraction:g} x datapath logic area"))
+        frame = pd.DataFrame(rows, columns=["component", "area_um2", "source"]).set_index("component")
+        return frame
+
+    @property
+    def area(self) -> pd.DataFrame:
+        return self._area.copy()
+
+    @property
+    def logic_area_um2(self) -> float:
+        return float(self._area.loc[[c for c in self._area.index if c not in _BUFFERS], "area_um2"].sum())
+
+    def leakage_uw(self) -> tuple[float, str, float, str]:
+        """(logic µW, source, SRAM µW, source)."""
+        logic, _, lsrc = _val(self.tech.logic_leakage(self.logic_area_um2))
+        sram, srcs = 0.0, set()
+        for attr in _BUFFERS.values():
+            cfg = getattr(self.design.buffers, attr)
+            if cfg is None:
+                continue
+            macro, n = _macro(cfg, self.options)
+            v, _, src = _val(self.tech.sram_leakage(macro))
+            sram += n * v
+            srcs.add(src)
+        return logic, lsrc, sram, "; ".join(sorted(srcs))
+
+    # ---- energy ------------------------------------------------------------------------------
+    def energy(self, counters: LayerCounters) -> pd.DataFrame:
+        """The energy frame of one simulated layer."""
+        d, t = self.design, self.tech
+        p = d.precision
+        layer = counters.layer_name
+        rows: list[tuple] = []
+
+        def add(component: str, action: str, count: float, cost: Any, unit: str = "", source: str = "") -> None:
+            value, cunit, src = _val(cost)
+            src = source or src
+            if count < 0 or value < 0:
+                raise ValueError(f"negative energy term for ({component}, {action}): {count} x {value}")
+            rows.append((layer, component, action, float(count), value, float(count) * value, unit or cunit, src))
+
+        pj_bit = t.dram_energy_per_bit(d.dram.kind)
+        for operand, nbytes in sorted(counters.dram_read_bytes.items()):
+            add("dram", f"read_{operand}", nbytes * 8, pj_bit, "bit")
+        for operand, nbytes in sorted(counters.dram_write_bytes.items()):
+            add("dram", f"write_{operand}", nbytes * 8, pj_bit, "bit")
+
+        for comp, b in counters.buffers.items():
+            cfg = getattr(d.buffers, _BUFFERS[comp])
+            macro, _ = _macro(cfg, self.options)
+            if b.read_accesses:
+                add(comp, "read", b.read_accesses, t.sram_access(macro, cfg.port_bits, "read"), "access")
+            if b.write_accesses:
+                add(comp, "write", b.write_accesses, t.sram_access(macro, cfg.port_bits, "write"), "access")
+
+        for (comp, action), count in sorted(counters.events.items()):
+            if count == 0:
+                continue
+            add(comp, action, count, self._event_price(comp, action), self._event_unit(action))
+
+        dynamic = math.fsum(r[5] for r in rows if r[1] != "dram")
+        overhead = float(getattr(t.meta, "dynamic_overhead", 1.0))
+        if overhead > 1.0 and dynamic > 0:
+            rows.append((layer, "control", "clock_tree_and_control", dynamic, overhead - 1.0,
+                         dynamic * (overhead - 1.0), "pJ of on-chip dynamic energy",
+                         f"tech meta.dynamic_overhead = {overhead:g} [A]"))
+
+        logic_uw, lsrc, sram_uw, ssrc = self.leakage_uw()
+        per_cycle = 1e6 / d.clock_hz  # µW x (1/clock s) -> pJ
+        add("leakage", "logic", counters.cycles, logic_uw * per_cycle, "cycle",
+            f"{logic_uw:.4g} uW for {self.logic_area_um2:.4g} um2 logic [{lsrc}]")
+        add("leakage", "sram", counters.cycles, sram_uw * per_cycle, "cycle",
+            f"{sram_uw:.4g} uW of SRAM macros [{ssrc}]")
+        return _frame(rows)
+
+    def _event_price(self, comp: str, action: str) -> Any:
+        d, t = self.design, self.tech
+        p = d.precision
+        if comp == "pe_array" and action == "mac":
+            return t.mac(p.weight_bits, p.act_bits, p.psum_bits)
+        if comp == "pe_array" and action == "gated_mac":
+            return _Zero("[A] clock-gated MAC: no dynamic energy, leakage still charged")
+        if comp == "pe_array" and action == "idle_pe_cycles":
+            return _Zero("[A] idle PE cycles are clock-gated: no dynamic energy, leakage charged separately")
+        if comp in _RF and action in ("read_bytes", "write_bytes"):
+            depth_field, bits_field = _RF[comp]
+            depth = getattr(d.register_files, depth_field)
+            op = "read" if action == "read_bytes" else "write"
+            if depth == 1:
+                return t.register_access(1)
+            return t.register_file_access(depth * getattr(p, bits_field) / 8, op)
+        if comp == "mux" and action == "mux_select":
+            if not d.array.sparse_m:
+                raise ValueError("mux_select events need array.sparse_m (the mux width)")
+            return t.mux(d.array.sparse_m, p.act_bits)
+        if comp == "decoder" and action == "decode":
+            return t.lzc_decoder(d.array.sparse_m or 1)
+        if comp == "codebook" and action == "lookup":
+            cfg = d.buffers.codebook
+            if cfg is None:
+                raise ValueError("codebook lookups on a design without buffers.codebook")
+            macro, _ = _macro(cfg, self.options)
+            return t.sram_access(macro, cfg.port_bits, "read")
+        raise ValueError(f"no price for event ({comp!r}, {action!r}); known: pe_array mac/gated_mac, "
+                         f"<rf> read_bytes/write_bytes, mux mux_select, decoder decode, codebook lookup, "
+                         f"<buffer> read_bytes/write_bytes")
+
+    @staticmethod
+    def _event_unit(action: str) -> str:
+        return "byte" if action.endswith("_bytes") else action
+
+
+@dataclass(frozen=True)
+class _Zero:
+    source: str
+    value: float = 0.0
+    unit: str = "pJ"
+
+
+def _frame(rows: Iterable[tuple]) -> pd.DataFrame:
+    frame = pd.DataFrame(list(rows), columns=ENERGY_INDEX + ENERGY_COLUMNS)
+    return frame.set_index(ENERGY_INDEX)
+
+
+def empty_energy() -> pd.DataFrame:
+    return _frame([])
+
+
+def by_category(energy: pd.DataFrame) -> dict[str, float]:
+    """Energy (pJ) per category in `CATEGORIES` order; every category present (0 when unused)."""
+    comps = energy.index.get_level_values("component")
+    sums = energy["energy_pj"].groupby(comps.map(lambda c: CATEGORY.get(c, c))).sum()
+    out = {c: float(sums.get(c, 0.0)) for c in CATEGORIES}
+    for extra in sums.index:
+        if extra not in out:
+            out[extra] = float(sums[extra])
+    return out
+
+
+def by_component(energy: pd.DataFrame) -> dict[str, float]:
+    sums = energy["energy_pj"].groupby(level="component", sort=False).sum()
+    return {str(k): float(v) for k, v in sums.items()}

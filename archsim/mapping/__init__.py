@@ -1,0 +1,56 @@
+"""Dataflow mappers: pure Python closed forms that turn (layer, design[, trace]) into a `LayerSchedule`.
+
+The design's ``dataflow`` field names the mapper. Mappers never simulate; the SimPy engine
+(``archsim.sim``) walks the tiles they emit. Registered dataflows:
+
+* ``ws``  — weight stationary, TPU-like (`archsim.mapping.ws`)
+* ``ews`` — enhanced weight stationary: per-PE weight/activation/psum register files
+  (`archsim.mapping.ews`)
+
+A mapper is any object with ``name`` and ``map_layer(layer, design, trace=None) -> LayerSchedule``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from archsim.design import Design
+from archsim.schedule import LayerSchedule
+from workloads.errors import ArchsimInputError
+from workloads.layer import Layer
+
+
+class Mapper(Protocol):
+    name: str
+
+    def map_layer(self, layer: Layer, design: Design, trace: object | None = None) -> LayerSchedule: ...
+
+
+def _registry() -> dict[str, Mapper]:
+    from archsim.mapping.ews import EwsMapper
+    from archsim.mapping.ws import WsMapper
+
+    return {"ws": WsMapper(), "ews": EwsMapper()}
+
+
+def known_dataflows() -> list[str]:
+    return sorted(_registry())
+
+
+def get_mapper(dataflow: str) -> Mapper:
+    """The mapper for a dataflow name (case-insensitive)."""
+    reg = _registry()
+    key = str(dataflow).strip().lower()
+    if key not in reg:
+        raise ArchsimInputError(f"unknown dataflow {dataflow!r} (design field 'dataflow'); "
+                                f"known: {', '.join(sorted(reg))}")
+    return reg[key]
+
+
+def map_layer(layer: Layer, design: Design, trace: object | None = None) -> LayerSchedule:
+    """Schedule one layer on one design. ``trace`` (compress.trace.Trace) sets the DRAM weight bytes
+    to ``trace.weight_bits_total / 8``; ``None`` means dense weights."""
+    return get_mapper(design.dataflow).map_layer(layer, design, trace)
+
+
+__all__ = ["Mapper", "get_mapper", "known_dataflows", "map_layer"]

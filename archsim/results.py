@@ -1,0 +1,266 @@
+"""Per-layer and per-network results that add up.
+
+A `LayerResult` is one layer simulated on one design: cycles, stall cycles by cause, MACs,
+accesses per component, the energy frame (layer × component × action) and the design's area.
+Results add: ``a + b`` (layers or networks) gives a `NetworkResult` whose cycles, stalls, MACs,
+bytes and energy are the sums of its layers' — layers run back to back, so latency adds too. Area
+is a property of the hardware, not of the work: it is *not* summed, and adding results of different
+designs is refused.
+
+Throughput and efficiency definitions
+-------------------------------------
+* ops = 2 per *dense-equivalent* MAC (the layer's MACs as if no weight were pruned) by default, so a
+  sparse design that skips work gets credit for the work it avoided — the convention of the
+  sparse-accelerator papers this project compares with. ``effective=True`` counts 2 per MAC actually
+  executed instead.
+* TOPS/W = ops / energy (J) / 1e12 = ops / energy_pJ.
+* TOPS = ops / latency (s) / 1e12; TOPS/mm² = TOPS / (area µm² / 1e6).
+* inferences/s = batch / latency (s).
+* utilisation = executed MACs / (PEs × cycles) (spatial × temporal, stalls included).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+import pandas as pd
+
+from archsim.cost import by_category, by_component, empty_energy
+from archsim.sim.engine import BufferCounts, LayerCounters
+
+
+def _sum_maps(maps: Iterable[Mapping[str, float]]) -> dict[str, float]:
+    out: dict[str, float] = defaultdict(float)
+    for m in maps:
+        for k, v in m.items():
+            out[k] += v
+    return dict(sorted(out.items()))
+
+
+class _Metrics:
+    """Derived metrics shared by layer and network results (everything from summed counts)."""
+
+    cycles: int
+    clock_hz: float
+    area: pd.DataFrame
+    batch: int
+    pe_total: int
+
+    @property
+    def energy_pj(self) -> float:
+        """Total energy: the exact (``math.fsum``) sum of every row of `energy`."""
+        return math.fsum(self.energy["energy_pj"])
+
+    @property
+    def energy_breakdown(self) -> dict[str, float]:
+        """pJ per energy category (see `archsim.cost.CATEGORY`)."""
+        return by_category(self.energy)
+
+    @property
+    def energy_by_component(self) -> dict[str, float]:
+        return by_component(self.energy)
+
+    @property
+    def area_um2(self) -> float:
+        return float(self.area["area_um2"].sum())
+
+    @property
+    def latency_s(self) -> float:
+        return self.cycles / self.clock_hz
+
+    @property
+    def utilisation(self) -> float:
+        return self.macs / (self.pe_total * self.cycles) if self.cycles else 0.0
+
+    @property
+    def stall_cycles(self) -> int:
+        return sum(self.stalls.values())
+
+    def ops(self, effective: bool = False) -> float:
+        return 2.0 * (self.macs if effective else self.dense_macs)
+
+    def tops(self, effective: bool = False) -> float:
+        return self.ops(effective) / self.latency_s / 1e12 if self.cycles else 0.0
+
+    def tops_per_w(self, effective: bool = False) -> float:
+        e = self.energy_pj
+        return self.ops(effective) / e if e else 0.0
+
+    def tops_per_mm2(self, effective: bool = False) -> float:
+        return self.tops(effective) / (self.area_um2 / 1e6)
+
+    @property
+    def inferences_per_s(self) -> float:
+        return self.batch / self.latency_s if self.cycles and self.batch else float("nan")
+
+    def summary(self) -> dict[str, Any]:
+        """Headline numbers as plain data (JSON-safe)."""
+        return {
+            "cycles": int(self.cycles), "busy_cycles": int(self.busy_cycles),
+            "stall_cycles": int(self.stall_cycles), "stalls_by_cause": {k: int(v) for k, v in self.stalls.items()},
+            "latency_s": self.latency_s, "macs": int(self.macs), "dense_macs": int(self.dense_macs),
+            "utilisation": self.utilisation, "dram_read_bytes": dict(self.dram_read_bytes),
+            "dram_write_bytes": dict(self.dram_write_bytes), "energy_pj": self.energy_pj,
+            "energy_breakdown_pj": self.energy_breakdown, "energy_by_component_pj": self.energy_by_component,
+            "area_um2": self.area_um2, "tops": self.tops(), "tops_per_w": self.tops_per_w(),
+            "tops_per_w_effective": self.tops_per_w(effective=True), "tops_per_mm2": self.tops_per_mm2(),
+            "inferences_per_s": self.inferences_per_s, "batch": self.batch,
+        }
+
+    def __add__(self, other: "_Metrics") -> "NetworkResult":
+        return combine([self, other])
+
+
+@dataclass(frozen=True, eq=False)
+class LayerResult(_Metrics):
+    """One layer on one design."""
+
+    name: str
+    design: str
+    clock_hz: float
+    batch: int
+    dense_macs: int
+    counters: LayerCounters
+    energy: pd.DataFrame
+    area: pd.DataFrame
+
+    @property
+    def layers(self) -> tuple["LayerResult", ...]:
+        return (self,)
+
+    @property
+    def cycles(self) -> int:  # type: ignore[override]
+        return self.counters.cycles
+
+    @property
+    def busy_cycles(self) -> int:
+        return self.counters.busy_cycles
+
+    @property
+    def stalls(self) -> dict[str, int]:
+        return dict(self.counters.stall_cycles)
+
+    @property
+    def macs(self) -> int:
+        return self.counters.macs
+
+    @property
+    def pe_total(self) -> int:  # type: ignore[override]
+        return self.counters.pe_total
+
+    @property
+    def dram_read_bytes(self) -> dict[str, float]:
+        return dict(self.counters.dram_read_bytes)
+
+    @property
+    def dram_write_bytes(self) -> dict[str, float]:
+        return dict(self.counters.dram_write_bytes)
+
+    @property
+    def accesses(self) -> pd.DataFrame:
+        """Buffer traffic per component: bytes and port accesses, read and write."""
+        return pd.DataFrame({n: vars(b) for n, b in self.counters.buffers.items()}).T
+
+    def row(self) -> dict[str, Any]:
+        return {"name": self.name, "cycles": self.cycles, "stall_cycles": self.stall_cycles,
+                "utilisation": self.utilisation, "macs": self.macs,
+                "dram_bytes": self.counters.dram_bytes, "energy_pj": self.energy_pj}
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkResult(_Metrics):
+    """Layers run back to back on one design; every count is the sum over `layers`."""
+
+    name: str
+    design: str
+    clock_hz: float
+    batch: int
+    layers: tuple[LayerResult, ...]
+    area: pd.DataFrame
+    _energy: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def energy(self) -> pd.DataFrame:
+        if self._energy is None:
+            frame = pd.concat([lr.energy for lr in self.layers]) if self.layers else empty_energy()
+            object.__setattr__(self, "_energy", frame)
+        return self._energy  # type: ignore[return-value]
+
+    @property
+    def energy_pj(self) -> float:  # type: ignore[override]
+        return math.fsum(self.energy["energy_pj"])
+
+    @property
+    def cycles(self) -> int:  # type: ignore[override]
+        return sum(lr.cycles for lr in self.layers)
+
+    @property
+    def busy_cycles(self) -> int:
+        return sum(lr.busy_cycles for lr in self.layers)
+
+    @property
+    def stalls(self) -> dict[str, int]:
+        return {k: int(v) for k, v in _sum_maps(lr.stalls for lr in self.layers).items()}
+
+    @property
+    def macs(self) -> int:
+        return sum(lr.macs for lr in self.layers)
+
+    @property
+    def dense_macs(self) -> int:
+        return sum(lr.dense_macs for lr in self.layers)
+
+    @property
+    def pe_total(self) -> int:  # type: ignore[override]
+        return self.layers[0].pe_total
+
+    @property
+    def dram_read_bytes(self) -> dict[str, float]:
+        return _sum_maps(lr.dram_read_bytes for lr in self.layers)
+
+    @property
+    def dram_write_bytes(self) -> dict[str, float]:
+        return _sum_maps(lr.dram_write_bytes for lr in self.layers)
+
+    @property
+    def accesses(self) -> pd.DataFrame:
+        frames = [lr.accesses for lr in self.layers]
+        return pd.concat(frames).groupby(level=0).sum()
+
+    def layers_frame(self) -> pd.DataFrame:
+        """One row per layer: name, cycles, stall cycles, utilisation, MACs, DRAM bytes, energy."""
+        return pd.DataFrame([lr.row() for lr in self.layers]).set_index("name")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"workload": self.name, "design": self.design, "clock_hz": self.clock_hz, **self.summary()}
+        out["area_breakdown_um2"] = {str(k): float(v) for k, v in self.area["area_um2"].items()}
+        out["layers"] = [{**lr.row(), "stalls_by_cause": lr.stalls, "energy_breakdown_pj": lr.energy_breakdown}
+                         for lr in self.layers]
+        return out
+
+
+def combine(results: Iterable[_Metrics], name: str | None = None) -> NetworkResult:
+    """Sum layer and/or network results of one design into a `NetworkResult`."""
+    layers: list[LayerResult] = []
+    names: list[str] = []
+    batches: set[int] = set()
+    for r in results:
+        layers.extend(r.layers)
+        names.append(r.name)
+        batches.add(r.batch)
+    if not layers:
+        raise ValueError("combine() needs at least one result")
+    first = layers[0]
+    for lr in layers[1:]:
+        if lr.design != first.design or lr.clock_hz != first.clock_hz or not lr.area.equals(first.area):
+            raise ValueError(f"cannot add results of different designs ({first.design!r} vs {lr.design!r}); "
+                             f"area and clock would be meaningless")
+    batch = batches.pop() if len(batches) == 1 else 0
+    return NetworkResult(name=name or "+".join(names), design=first.design, clock_hz=first.clock_hz, batch=batch,
+                         layers=tuple(layers), area=first.area)
+
+
+__all__ = ["BufferCounts", "LayerResult", "NetworkResult", "combine"]

@@ -1,0 +1,36 @@
+"""Model compression in PyTorch (N:M pruning, masked k-means VQ, VQ baselines) emitting per-layer traces.
+
+`compress.trace` is torch-free so archsim can read traces without importing torch; the names
+below load lazily for the same reason.
+
+Modules: `config` (CompressionConfig), `layout` (subvectors), `nm` (N:M masks), `kmeans`
+(masked k-means), `quantize` (int codebooks), `policy` (which layers, which geometry), `layer`
+(CompressedLayer + per-layer compressors), `model` (compress_model / CompressedModel), `traces`
+(structural_traces / traces_from_compressed), `trace` (the Trace contract).
+"""
+
+_LAZY = {
+    "CompressionConfig": "compress.config",
+    "compress_model": "compress.model",
+    "CompressedModel": "compress.model",
+    "CompressedLayer": "compress.layer",
+    "compress_weight_mvq": "compress.layer",
+    "compress_weight_vq": "compress.layer",
+    "compress_weight_prune_vq": "compress.layer",
+    "compress_weight_nm": "compress.layer",
+    "nm_mask": "compress.nm",
+    "to_subvectors": "compress.layout",
+    "from_subvectors": "compress.layout",
+    "structural_traces": "compress.traces",
+    "traces_from_compressed": "compress.traces",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(name)

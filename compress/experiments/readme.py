@@ -1,0 +1,49 @@
+"""Assemble ``results/compress/README.md`` from the sections the experiments write.
+
+Each experiment writes its own ``*_section.md`` next to its CSV/PNG (so re-running one experiment
+does not erase the other's text); this module concatenates them under a fixed header.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: Sections in README order; a missing one is listed as "not run yet".
+SECTIONS = (("digits_section.md", "python -m compress.experiments.digits --out results/compress"),
+            ("digits_investigation_section.md", "python -m compress.experiments.digits --investigate --out results/compress"),
+            ("recon_section.md", "python -m compress.experiments.recon_error --out results/compress"))
+
+HEADER = """# compress: measured accuracy and reconstruction error
+
+Everything here is produced by code in `compress/experiments/` from fixed seeds; nothing is typed
+in by hand. Regenerate with
+
+```
+python -m compress.experiments.digits --out results/compress
+python -m compress.experiments.digits --investigate --out results/compress
+python -m compress.experiments.recon_error --out results/compress
+```
+
+Methods: **VQ** = plain k-means VQ (BGD/PQF style, no mask); **prune-then-VQ** = N:M magnitude
+pruning, then *unmasked* k-means on the pruned (zero-filled) subvectors, mask applied to the
+reconstruction; **MVQ** = N:M magnitude pruning, then *masked* k-means (distances and centroid
+updates on kept weights only). prune-then-VQ and MVQ store exactly the same parts (codes, N:M
+mask, int8 codebook). Sizes follow `compress.model.CompressedModel.storage_bits()` (PQF accounting:
+codes ceil(log2 k) bits, codebook k·d·8 bits, mask bits, fp32 first conv / biases / BN affine).
+"""
+
+
+def write_readme(out: Path) -> Path:
+    parts = [HEADER]
+    for name, command in SECTIONS:
+        path = out / name
+        if path.exists():
+            parts.append(path.read_text())
+        else:
+            parts.append(f"## {name.replace('_section.md', '')}\n\nNot run yet: `{command}`\n")
+    readme = out / "README.md"
+    readme.write_text("\n".join(parts))
+    return readme
+
+
+__all__ = ["write_readme", "SECTIONS"]

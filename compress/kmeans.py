@@ -1,0 +1,204 @@
+"""(Masked) k-means in torch, CPU or CUDA, chunked and deterministic per seed.
+
+With subvectors ``X`` (n x d), a boolean ``mask`` (n x d, True = kept) and a codebook ``C`` (k x d):
+
+* **assignment** ``a_i = argmin_j sum_t m_it (x_it - c_jt)^2`` — only kept coordinates count.
+  Dropping the term that does not depend on j, the score matrix of a chunk of rows is
+  ``-2 (M*X) C^T + M (C*C)^T``: two matmuls, computed ``chunk_size`` rows at a time so the
+  n x k matrix never exists whole (memory bound on whole models).
+* **update** ``c_jt = sum_{i: a_i=j} m_it x_it / sum_{i: a_i=j} m_it`` — a per-coordinate masked mean.
+  A coordinate no member of cluster j keeps (denominator 0) keeps its previous value.
+* **empty clusters** are re-seeded on the subvectors with the largest (masked) residual, which is
+  the move that lowers the objective most (as scikit-learn does; PQF instead perturbs the most
+  popular codeword). Coordinates the seed point does not keep get the global masked mean.
+* **init** ``pqf``: k distinct random subvectors plus N(0, ``pqf_noise``) noise (PQF kmeans.py);
+  ``kmeans++``: D^2 sampling with the masked distance.
+
+``mask=None`` is plain k-means; it runs the *same* code with an all-ones mask, so an all-ones mask
+is plain k-means by construction. (The test suite checks plain k-means independently against
+scikit-learn's Lloyd.) Every value the result depends on is ``mask * x``: pruned coordinates are
+zeroed on entry, so changing pruned values cannot change the result.
+
+Randomness comes only from a CPU `torch.Generator` seeded with ``seed``, so runs are bit-identical
+for a seed on one device. On CUDA the cluster sums use a one-hot matmul instead of `index_add_`
+(whose atomics are not deterministic there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from compress.config import DEFAULT_CHUNK_SIZE, INITS
+from workloads.errors import ArchsimInputError
+
+#: PQF kmeans.py `get_initial_codebook` epsilon: std of the noise added to the initial codewords.
+PQF_NOISE = 1e-5
+
+
+@dataclass
+class KMeansResult:
+    codebook: torch.Tensor  # [k, d] float
+    assignments: torch.Tensor  # [n] int64
+    inertia: float  # sum of squared (masked) residuals with the returned codebook/assignments
+    iterations_run: int  # codebook updates performed
+    converged: bool = False  # assignments stopped changing before `iterations` was reached
+
+
+def _resolve_device(device: str | torch.device | None, fallback: torch.device) -> torch.device:
+    if device is None:
+        return fallback
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ArchsimInputError(f"device {str(device)!r} requested but CUDA is not available; use device='cpu'")
+    return dev
+
+
+@torch.no_grad()
+def kmeans(x: torch.Tensor, k: int, mask: torch.Tensor | None = None, iterations: int = 20, init: str = "pqf",
+           seed: int = 0, chunk_size: int = DEFAULT_CHUNK_SIZE, device: str | torch.device | None = None,
+           pqf_noise: float = PQF_NOISE) -> KMeansResult:
+    """Cluster the rows of ``x`` (n x d) into ``k`` codewords, using only ``mask``-ed coordinates.
+
+    Results are returned on ``x``'s device. Float64 input is clustered in float64, anything else in
+    float32.
+    """
+    if x.dim() != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+        raise ArchsimInputError(f"kmeans expects a non-empty [n, d] tensor, got shape {tuple(x.shape)}")
+    n, d = x.shape
+    if not isinstance(k, int) or not 1 <= k <= n:
+        raise ArchsimInputError(f"kmeans: k must be an integer in 1..n_subvectors={n}, got {k!r}")
+    if init not in INITS:
+        raise ArchsimInputError(f"kmeans: init must be one of {', '.join(INITS)}, got {init!r}")
+    if not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ArchsimInputError(f"kmeans: chunk_size must be a positive integer, got {chunk_size!r}")
+    if not isinstance(iterations, int) or iterations < 0:
+        raise ArchsimInputError(f"kmeans: iterations must be a non-negative integer, got {iterations!r}")
+    if mask is not None and tuple(mask.shape) != (n, d):
+        raise ArchsimInputError(f"kmeans: mask shape {tuple(mask.shape)} differs from the data shape {(n, d)}")
+
+    out_device = x.device
+    dev = _resolve_device(device, x.device)
+    dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+    data = _Data(x.detach().to(dev, dtype), None if mask is None else mask.detach().to(dev, torch.bool), chunk_size)
+    gen = torch.Generator(device="cpu").manual_seed(int(seed))
+
+    codebook = _init_pqf(data, k, gen, pqf_noise) if init == "pqf" else _init_kmeanspp(data, k, gen)
+    previous: torch.Tensor | None = None
+    runs, converged = 0, False
+    for _ in range(iterations):
+        codes, errors, sums, counts = data.assign(codebook, accumulate=True)
+        if previous is not None and torch.equal(codes, previous):
+            converged = True
+            break
+        codebook = torch.where(counts > 0, sums / counts.clamp_min(1), codebook)
+        codebook = data.reseed_empty(codebook, codes, errors)
+        previous = codes
+        runs += 1
+    if not converged:
+        codes, errors, _, _ = data.assign(codebook, accumulate=False)
+    inertia = float(errors.sum())
+    return KMeansResult(codebook.to(out_device), codes.to(out_device), inertia, runs, converged)
+
+
+class _Data:
+    """The masked data and the chunked passes over it."""
+
+    def __init__(self, x: torch.Tensor, mask: torch.Tensor | None, chunk_size: int) -> None:
+        self.mask = mask
+        self.xm = x * mask if mask is not None else x  # pruned coordinates zeroed once: nothing else reads x
+        self.n, self.d = x.shape
+        self.chunk = chunk_size
+        self.row_norm = (self.xm * self.xm).sum(1)  # sum over kept coords of x^2: turns scores into distances
+
+    def chunks(self):
+        for start in range(0, self.n, self.chunk):
+            stop = min(start + self.chunk, self.n)
+            yield start, stop, self.xm[start:stop], self.mask_f(start, stop)
+
+    def mask_f(self, start: int, stop: int) -> torch.Tensor:
+        if self.mask is None:
+            return torch.ones(stop - start, self.d, dtype=self.xm.dtype, device=self.xm.device)
+        return self.mask[start:stop].to(self.xm.dtype)
+
+    def assign(self, codebook: torch.Tensor, accumulate: bool):
+        """Nearest codeword of every row; with ``accumulate`` also the masked cluster sums/counts."""
+        k = codebook.shape[0]
+        codes = torch.empty(self.n, dtype=torch.long, device=self.xm.device)
+        errors = torch.empty(self.n, dtype=self.xm.dtype, device=self.xm.device)
+        sums = torch.zeros(k, self.d, dtype=self.xm.dtype, device=self.xm.device) if accumulate else None
+        counts = torch.zeros_like(sums) if accumulate else None
+        neg2c_t = (-2.0 * codebook).T
+        c2_t = (codebook * codebook).T
+        buffer = torch.empty(min(self.chunk, self.n), k, dtype=self.xm.dtype, device=self.xm.device)
+        for start, stop, xc, mc in self.chunks():
+            scores = buffer[: stop - start]  # reused: allocating n x k per chunk costs more than the matmul
+            torch.mm(xc, neg2c_t, out=scores)
+            scores.addmm_(mc, c2_t)
+            best, idx = scores.min(dim=1)
+            codes[start:stop] = idx
+            errors[start:stop] = (best + self.row_norm[start:stop]).clamp_min(0)
+            if accumulate:
+                if xc.is_cuda:  # deterministic: a matmul instead of atomics
+                    onehot = torch.nn.functional.one_hot(idx, k).to(xc.dtype)
+                    sums += onehot.T @ xc
+                    counts += onehot.T @ mc
+                else:
+                    sums.index_add_(0, idx, xc)
+                    counts.index_add_(0, idx, mc)
+        return codes, errors, sums, counts
+
+    def reseed_empty(self, codebook: torch.Tensor, codes: torch.Tensor, errors: torch.Tensor) -> torch.Tensor:
+        members = torch.bincount(codes, minlength=codebook.shape[0])
+        empty = (members == 0).nonzero().flatten()
+        if empty.numel() == 0:
+            return codebook
+        far = errors.topk(min(empty.numel(), self.n)).indices
+        empty = empty[: far.numel()]
+        seeds = self.xm[far]
+        if self.mask is not None:
+            keep = self.mask[far]
+            seeds = torch.where(keep, seeds, self.masked_mean().expand_as(seeds))
+        codebook = codebook.clone()
+        codebook[empty] = seeds
+        return codebook
+
+    def masked_mean(self) -> torch.Tensor:
+        total = torch.zeros(self.d, dtype=self.xm.dtype, device=self.xm.device)
+        count = torch.zeros_like(total)
+        for _, _, xc, mc in self.chunks():
+            total += xc.sum(0)
+            count += mc.sum(0)
+        return (total / count.clamp_min(1)).unsqueeze(0)
+
+    def distance_to(self, center: torch.Tensor) -> torch.Tensor:
+        """Masked squared distance of every row to one codeword (for k-means++)."""
+        out = torch.empty(self.n, dtype=self.xm.dtype, device=self.xm.device)
+        for start, stop, xc, mc in self.chunks():
+            out[start:stop] = (((xc - center) * mc) ** 2).sum(1)
+        return out
+
+
+def _init_pqf(data: _Data, k: int, gen: torch.Generator, noise: float) -> torch.Tensor:
+    idx = torch.randperm(data.n, generator=gen)[:k].to(data.xm.device)
+    jitter = torch.randn(k, data.d, generator=gen, dtype=data.xm.dtype).to(data.xm.device) * noise
+    return data.xm[idx] + jitter
+
+
+def _init_kmeanspp(data: _Data, k: int, gen: torch.Generator) -> torch.Tensor:
+    """k-means++ (Arthur & Vassilvitskii 2007): each next seed drawn with probability ∝ D(x)^2."""
+    first = int(torch.randint(data.n, (1,), generator=gen))
+    centers = [data.xm[first]]
+    dist = data.distance_to(centers[0])
+    for _ in range(1, k):
+        weights = dist.double().cpu()
+        total = float(weights.sum())
+        u = float(torch.rand(1, generator=gen, dtype=torch.float64))
+        if total > 0:
+            idx = int(torch.searchsorted(weights.cumsum(0), u * total, right=True).clamp_max(data.n - 1))
+        else:  # every point coincides with a chosen seed: any point will do
+            idx = int(u * data.n) % data.n
+        centers.append(data.xm[idx])
+        dist = torch.minimum(dist, data.distance_to(centers[-1]))
+    return torch.stack(centers)
