@@ -157,16 +157,13 @@ def test_kmeans_rejects_bad_input():
 
 
 @pytest.mark.slow
-def test_resnet50_size_layer_runs_in_seconds_on_cpu():
+def test_resnet50_size_layer_clusters_without_empty_codewords():
     """layer4 3x3 conv of ResNet-50: 512 x 512 x 3 x 3 = 2.36M weights, d=16, k=256, 20 iterations.
-    Measured ~1 s on an idle 2-core machine; the bound leaves room for a loaded CI runner."""
-    import time
-
+    Speed is measured in benchmarks/ (not here: a timed test fails on a loaded runner); this checks
+    that a whole-layer run keeps every codeword in use (empty clusters are re-seeded)."""
     x = torch.randn(512 * 512 * 9 // 16, 16, generator=torch.Generator().manual_seed(0))
     mask = nm_mask(x, 1, 4)
-    start = time.perf_counter()
     res = kmeans(x, 256, mask=mask, iterations=20)
-    assert time.perf_counter() - start < 15
     assert torch.bincount(res.assignments, minlength=256).min() > 0
 
 
