@@ -14,6 +14,23 @@ layers (see `archsim.sim.fsm`).
 Layers that are identical except for their name (ResNet blocks repeat) are simulated once per
 call and their counters reused: the simulation is deterministic, so this changes no number, only
 the wall time (`SimContext.reuse_identical_layers`).
+
+Compressed weights
+------------------
+A design whose ``weights.format`` is not ``dense`` (the presets ``ews-c``, ``ews-cm``, ``mvq``,
+``s2ta``) needs a `Trace` per layer. Without ``traces=`` they are derived *structurally* from the
+workload (`compression_traces`: exact sizes and densities, no clustering, via
+`compress.traces.structural_traces`), with the design's format as the default compression and
+``compression=`` overriding it::
+
+    simulate("resnet18", "mvq")                                     # 1:4, d=16, k=256 from mvq.yaml
+    simulate("resnet18", "mvq", compression={"d": 8, "k": 128})     # other d, k (still 1:4)
+    simulate("resnet18", "ews", compression={"method": "vq"})       # VQ traces on plain EWS (bytes only)
+    simulate("resnet18", "mvq", traces="r18_traces.json")           # from `archsim compress`
+
+Layers the compression policy leaves dense (first conv, depthwise, shapes d does not tile; see
+`compress.policy`) get dense traces and run dense: int8 weights, no decode, and on an N:M sparse
+array one reduction row per PE row (no speed-up).
 """
 
 from __future__ import annotations
@@ -28,7 +45,7 @@ from archsim.design import Design, load_design
 from archsim.results import LayerResult, NetworkResult
 from archsim.schedule import LayerSchedule
 from archsim.sim import DramTiming, FsmOptions, LayerCounters, dram_timing, simulate_schedule
-from compress.trace import Trace, load_traces
+from compress.trace import Trace, load_traces, with_layer
 from workloads.errors import ArchsimInputError
 from workloads.layer import Layer
 from workloads.network import Network
@@ -73,12 +90,81 @@ def resolve_traces(traces: Mapping[str, Trace] | Iterable[Trace] | str | Path | 
     if isinstance(traces, (str, Path)):
         traces = load_traces(traces)
     by_name = dict(traces) if isinstance(traces, Mapping) else {t.layer.name: t for t in traces}
-    names = {layer.name for layer in network}
-    unknown = sorted(set(by_name) - names)
+    layers = {layer.name: layer for layer in network}
+    unknown = sorted(set(by_name) - set(layers))
     if unknown:
         raise ArchsimInputError(f"traces for layers {unknown[:5]} that network {network.name!r} does not have; "
                                 f"trace layer names must match the network's (see `archsim workloads show`)")
-    return by_name
+    out: dict[str, Trace] = {}
+    for name, trace in by_name.items():
+        if not isinstance(trace, Trace):
+            raise ArchsimInputError(f"trace for layer {name!r} must be a compress.trace.Trace, got "
+                                    f"{type(trace).__name__}")
+        layer = layers[name]
+        if dataclasses.replace(trace.layer, name=name, batch=layer.batch) != layer:
+            raise ArchsimInputError(
+                f"trace for layer {name!r} has a different shape than network {network.name!r}'s layer "
+                f"({_shape(trace.layer)} vs {_shape(layer)}); make the traces for this network "
+                f"(`archsim compress` on the same model, or compression= for structural traces)")
+        out[name] = trace if trace.layer == layer else with_layer(trace, layer)
+    return out
+
+
+def _shape(layer: Layer) -> str:
+    return (f"{layer.kind.value} in={layer.in_channels} out={layer.out_channels} k={layer.kernel_h}x{layer.kernel_w} "
+            f"groups={layer.groups} input={layer.in_h}x{layer.in_w}")
+
+
+_FORMAT_METHOD = {"vq": "vq", "nm": "nm", "mvq": "mvq"}
+
+
+def compression_config(design: Design, compression: Any = None) -> Any:
+    """The `compress.config.CompressionConfig` for structural traces on ``design`` (None = none needed).
+
+    ``compression`` is None (the design's ``weights`` section), a mapping of `CompressionConfig`
+    fields that override the design's (``n``, ``m``, ``d``, ``k``, ``method``, ``mask_encoding``,
+    ``exclude``, ``linear_d``, ...), or a `CompressionConfig` used as is. The value precision of
+    ``nm`` weights is the design's weight precision.
+    """
+    from compress.config import CompressionConfig
+
+    if isinstance(compression, CompressionConfig):
+        config = compression
+    else:
+        if compression is not None and not isinstance(compression, Mapping):
+            raise ArchsimInputError(f"compression must be a mapping of CompressionConfig fields or a "
+                                    f"CompressionConfig, got {type(compression).__name__}")
+        w = design.weights
+        if w.format == "dense" and not compression:
+            return None
+        base: dict[str, Any] = {"method": _FORMAT_METHOD.get(w.format, "mvq"), "n": w.n if w.format in ("nm", "mvq")
+                                else 1, "m": w.m if w.format in ("nm", "mvq") else 4, "d": w.d, "k": w.k,
+                                "codebook_bits": w.codebook_bits, "mask_encoding": w.mask_encoding,
+                                "value_bits": design.precision.weight_bits}
+        if w.format == "dense":
+            base.update(n=1, m=4)
+        fields = set(CompressionConfig.__dataclass_fields__)
+        unknown = sorted(set(compression or {}) - fields)
+        if unknown:
+            raise ArchsimInputError(f"compression: unknown field(s) {unknown}; known: n, m, d, k, method, "
+                                    f"mask_encoding, codebook_bits, exclude, linear_d, linear_k, ... "
+                                    f"(compress.config.CompressionConfig)")
+        base.update(compression or {})
+        config = CompressionConfig(**base)
+    if config.method in ("mvq", "prune_vq") and config.d % config.m:
+        raise ArchsimInputError(f"compression: d={config.d} is not a multiple of M={config.m}; N:M groups lie inside "
+                                f"each d-dim subvector, so pick d as a multiple of M (e.g. d=16 for M=4)")
+    return config
+
+
+def compression_traces(network: Network, design: Design, compression: Any = None) -> list[Trace] | None:
+    """Structural traces of ``network`` for ``design`` (see `compression_config`); None for a dense design."""
+    config = compression_config(design, compression)
+    if config is None:
+        return None
+    from compress.traces import structural_traces
+
+    return structural_traces(network, config)
 
 
 @dataclass
@@ -134,11 +220,21 @@ def simulate_layer(layer: Layer, design: str | Path | Design, trace: Trace | Non
 
 def simulate(workload: str | Network, design: str | Path | Design, *,
              traces: Mapping[str, Trace] | Iterable[Trace] | str | Path | None = None,
+             compression: Any = None,
              overrides: Mapping[str, Any] | None = None, progress: bool = False, batch: int | None = None,
              tech: Any = None, mapper: Mapper | None = None, context: SimContext | None = None) -> NetworkResult:
-    """A whole network on one design: layers back to back, results summed (see `NetworkResult`)."""
+    """A whole network on one design: layers back to back, results summed (see `NetworkResult`).
+
+    ``traces``: per-layer compression traces (mapping, iterable or a .json/.parquet file). Without
+    them, a compressed-weight design gets structural traces (``compression``: overrides of the
+    design's ``weights`` format; see `compression_config`). Giving both is an input error."""
     network = resolve_workload(workload, batch)
     ctx = context or SimContext(resolve_design(design, overrides), tech=tech, mapper=mapper)
+    if traces is not None and compression is not None:
+        raise ArchsimInputError("give either traces= (from `archsim compress`) or compression= (structural "
+                                "traces), not both")
+    if traces is None:
+        traces = compression_traces(network, ctx.design, compression)
     by_name = resolve_traces(traces, network)
     layers: Iterable[Layer] = network.layers
     if progress:
@@ -150,4 +246,5 @@ def simulate(workload: str | Network, design: str | Path | Design, *,
                          batch=network.batch, layers=results, area=ctx.cost.area)
 
 
-__all__ = ["SimContext", "resolve_design", "resolve_traces", "resolve_workload", "simulate", "simulate_layer"]
+__all__ = ["SimContext", "compression_config", "compression_traces", "resolve_design", "resolve_traces",
+           "resolve_workload", "simulate", "simulate_layer"]

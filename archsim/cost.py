@@ -18,8 +18,12 @@ register files         bytes × ``register_access`` (depth 1: a pipeline registe
                        bytes × ``register_file_access(depth × word bytes, op)`` (depth > 1)
 MACs                   MACs × ``mac(weight, act, psum bits)``; clock-gated MACs and idle PE
                        cycles cost 0 dynamic (kept as rows with their counts) [A]
-muxes / decoder        selects × ``mux(M, act bits)``; decodes × ``lzc_decoder(M)``
-codebook lookups       lookups × ``sram_access(codebook macro, port, read)``
+muxes / decoder        selects × ``mux(M, act bits)``; decodes × ``lzc_decoder(M)`` (M of ``weights``)
+codebook lookups       ``buffers.codebook.kind`` rf (MVQ's CRF): codeword bytes × (flop read +
+                       log2(entries) × 8 mux2 bits) — the energy_tables.md §4
+                       ``crf_flop_lookup_per_byte`` rule [C] on this table's flop and mux2 entries;
+                       sram: ``sram_access(codebook macro, port, read)`` per port-width read
+codebook fill          rf: bytes × flop write; sram: accesses × SRAM write × read_ports (replicas)
 clock / control        (dynamic on-chip energy) × (``meta.dynamic_overhead`` − 1)
 leakage                cycles × (logic area × density + Σ SRAM leakage) / clock
 =====================  =====================================================================
@@ -51,6 +55,7 @@ CATEGORY: dict[str, str] = {
     "psum_rf": "register files",
     "pe_array": "MACs",
     "mux": "muxes/decoder",
+    "activation_forwarding": "register files",
     "decoder": "muxes/decoder",
     "control": "clock/control",
     "leakage": "leakage",
@@ -70,8 +75,8 @@ class CostOptions:
     sram_macro_per_bank_half: bool = True
     #: control logic (FSM, address generators) area as a fraction of the datapath logic area
     control_area_fraction: float = 0.05
-    #: mask decoders in an N:M + codebook design: one per array column (weights enter by column)
-    decoders_per_column: int = 1
+    #: extra flop bits per N:M sparse PE to forward the M-activation group along the row: (M-1) x act bits [A]
+    sparse_forwarding_regs: bool = True
 
 
 def _val(cost: Any) -> tuple[float, str, str]:
@@ -110,6 +115,12 @@ class CostModel:
         rows.append(("pe_array", pes * (mac_a + reg_a),
                      f"{pes} PEs x (MAC {mac_a:.4g} um2 [{mac_src}] + pipeline regs "
                      f"{p.weight_bits + p.act_bits + p.psum_bits} b {reg_a:.4g} um2 [{reg_src}])"))
+        if d.array.pe == "nm_sparse" and self.options.sparse_forwarding_regs:
+            fwd_bits = (d.array.sparse_m - 1) * p.act_bits
+            a, _, src = _val(t.register_area(fwd_bits))
+            rows.append(("activation_forwarding", pes * a,
+                         f"[A] {pes} PEs x ({d.array.sparse_m}-1) x {p.act_bits} b registers forwarding the "
+                         f"{d.array.sparse_m}-activation group along the row [{src}]"))
         for comp, (depth_field, bits_field) in _RF.items():
             depth = getattr(d.register_files, depth_field)
             if depth > 1:
@@ -120,21 +131,76 @@ class CostModel:
             cfg = getattr(d.buffers, attr)
             if cfg is None:
                 continue
+            if comp == "codebook":
+                rows.append(("codebook", *self._codebook_area()))
+                continue
             macro, n = _macro(cfg, self.options)
             a, _, src = _val(t.sram_area(macro, cfg.port_bits))
             rows.append((comp, n * a, f"{n} x {macro} B macro [{src}]"))
         if d.array.pe == "nm_sparse":
             a, _, src = _val(t.mux_area(d.array.sparse_m, p.act_bits))
             rows.append(("mux", pes * a, f"{pes} x {d.array.sparse_m}:1 x {p.act_bits} b mux [{src}]"))
-        if d.buffers.codebook is not None and d.array.sparse_m:
-            n = d.array.cols * self.options.decoders_per_column
-            a, _, src = _val(t.lzc_decoder_area(d.array.sparse_m))
-            rows.append(("decoder", n * a, f"{n} LZC decoders (M={d.array.sparse_m}) [{src}]"))
-        logic = sum(a for c, a, _ in rows if c not in _BUFFERS)
+        if self.has_mask_decoders:
+            n = d.decoder.mask_decoders
+            a, _, src = _val(t.lzc_decoder_area(d.weights.m))
+            rows.append(("decoder", n * a, f"{n} LZC mask decoders (decoder.mask_decoders, M={d.weights.m}) [{src}]"))
+        logic = sum(a for c, a, _ in rows if c not in self.sram_components)
         rows.append(("control", logic * self.options.control_area_fraction,
                      f"[A] {self.options.control_area_fraction:g} x datapath logic area"))
         frame = pd.DataFrame(rows, columns=["component", "area_um2", "source"]).set_index("component")
         return frame
+
+    # ---- codebook store and mask decoders -------------------------------------------------------
+    @property
+    def has_mask_decoders(self) -> bool:
+        """LZC decoders exist when the weight format carries bitmap/combinatorial masks."""
+        w = self.design.weights
+        return w.format in ("nm", "mvq") and w.mask_encoding != "index"
+
+    @property
+    def sram_components(self) -> tuple[str, ...]:
+        """Buffers built as SRAM macros (leak as SRAM); a flop codebook RF is logic."""
+        cb = self.design.buffers.codebook
+        return tuple(c for c in _BUFFERS if c != "codebook" or (cb is not None and cb.kind == "sram"))
+
+    def _codeword(self) -> tuple[int, int]:
+        """(bits per codeword, entries) of the codebook store, from the design's ``weights`` format."""
+        d = self.design
+        word_bits = d.weights.d * d.weights.codebook_bits
+        entries = max(1, d.buffers.codebook.capacity_bytes * 8 // word_bits)
+        return word_bits, entries
+
+    def _codebook_area(self) -> tuple[float, str]:
+        t, cb = self.tech, self.design.buffers.codebook
+        if cb.kind == "sram":
+            macro, n = _macro(cb, self.options)
+            a, _, src = _val(t.sram_area(macro, cb.port_bits))
+            return (n * cb.read_ports * a, f"[A] {cb.read_ports} read port(s) = {cb.read_ports} replica(s) of "
+                                           f"{n} x {macro} B SRAM macro [{src}]")
+        bits = cb.capacity_bytes * 8
+        a, _, src = _val(t.register_file_area(bits))
+        word_bits, entries = self._codeword()
+        extra = cb.read_ports - 1
+        mux_a, _, mux_src = _val(t.mux_area(entries, word_bits)) if extra else (0.0, "", "")
+        return (a + extra * mux_a, f"flop RF {bits} b [{src}]" + (
+            f" + [C] {extra} extra read port(s) x {entries}:1 x {word_bits} b read mux [{mux_src}]" if extra else ""))
+
+    def codebook_lookup_price(self) -> Any:
+        """Energy of one codeword lookup (see the module table)."""
+        t, cb = self.tech, self.design.buffers.codebook
+        word_bits, entries = self._codeword()
+        if cb.kind == "sram":
+            macro, _ = _macro(cb, self.options)
+            reads = math.ceil(word_bits / cb.port_bits)
+            e, _, src = _val(t.sram_access(macro, cb.port_bits, "read"))
+            return _Priced(e * reads, f"{reads} x SRAM read of a {macro} B macro at {cb.port_bits} b [{src}]")
+        flop, _, fsrc = _val(t.register_access(1))
+        mux2, _, msrc = _val(t.mux(2, 1, activity=1.0))
+        levels = math.log2(entries) if entries > 1 else 0.0
+        per_byte = flop + levels * 8 * mux2
+        return _Priced(per_byte * word_bits / 8,
+                       f"[C] {word_bits // 8} B x (flop read {flop:.4g} pJ/B [{fsrc}] + log2({entries}) mux2 levels x "
+                       f"8 b x {mux2:.4g} pJ [{msrc}]) = energy_tables.md §4 crf_flop_lookup_per_byte rule")
 
     @property
     def area(self) -> pd.DataFrame:
@@ -142,17 +208,20 @@ class CostModel:
 
     @property
     def logic_area_um2(self) -> float:
-        return float(self._area.loc[[c for c in self._area.index if c not in _BUFFERS], "area_um2"].sum())
+        sram = self.sram_components
+        return float(self._area.loc[[c for c in self._area.index if c not in sram], "area_um2"].sum())
 
     def leakage_uw(self) -> tuple[float, str, float, str]:
         """(logic µW, source, SRAM µW, source)."""
         logic, _, lsrc = _val(self.tech.logic_leakage(self.logic_area_um2))
         sram, srcs = 0.0, set()
-        for attr in _BUFFERS.values():
-            cfg = getattr(self.design.buffers, attr)
+        for comp in self.sram_components:
+            cfg = getattr(self.design.buffers, _BUFFERS[comp])
             if cfg is None:
                 continue
             macro, n = _macro(cfg, self.options)
+            if comp == "codebook":
+                n *= cfg.read_ports
             v, _, src = _val(self.tech.sram_leakage(macro))
             sram += n * v
             srcs.add(src)
@@ -182,6 +251,9 @@ class CostModel:
         for comp, b in counters.buffers.items():
             cfg = getattr(d.buffers, _BUFFERS[comp])
             macro, _ = _macro(cfg, self.options)
+            if comp == "codebook":
+                self._codebook_fill(add, b, cfg, macro)
+                continue
             if b.read_accesses:
                 add(comp, "read", b.read_accesses, t.sram_access(macro, cfg.port_bits, "read"), "access")
             if b.write_accesses:
@@ -207,6 +279,22 @@ class CostModel:
             f"{sram_uw:.4g} uW of SRAM macros [{ssrc}]")
         return _frame(rows)
 
+    def _codebook_fill(self, add: Any, b: Any, cfg: Any, macro: int) -> None:
+        """Codebook store traffic from DRAM fills (lookups are events, priced per lookup)."""
+        t = self.tech
+        if cfg.kind == "rf":
+            if b.write_bytes:
+                add("codebook", "write_bytes", b.write_bytes, t.register_access(1), "byte")
+            if b.read_bytes:
+                add("codebook", "read_bytes", b.read_bytes, t.register_access(1), "byte")
+            return
+        if b.write_accesses:
+            e, _, src = _val(t.sram_access(macro, cfg.port_bits, "write"))
+            add("codebook", "write", b.write_accesses, _Priced(e * cfg.read_ports, f"{cfg.read_ports} replica(s) x "
+                                                                                  f"[{src}]"), "access")
+        if b.read_accesses:
+            add("codebook", "read", b.read_accesses, t.sram_access(macro, cfg.port_bits, "read"), "access")
+
     def _event_price(self, comp: str, action: str) -> Any:
         d, t = self.design, self.tech
         p = d.precision
@@ -228,13 +316,11 @@ class CostModel:
                 raise ValueError("mux_select events need array.sparse_m (the mux width)")
             return t.mux(d.array.sparse_m, p.act_bits)
         if comp == "decoder" and action == "decode":
-            return t.lzc_decoder(d.array.sparse_m or 1)
+            return t.lzc_decoder(max(d.weights.m, 2))
         if comp == "codebook" and action == "lookup":
-            cfg = d.buffers.codebook
-            if cfg is None:
+            if d.buffers.codebook is None:
                 raise ValueError("codebook lookups on a design without buffers.codebook")
-            macro, _ = _macro(cfg, self.options)
-            return t.sram_access(macro, cfg.port_bits, "read")
+            return self.codebook_lookup_price()
         raise ValueError(f"no price for event ({comp!r}, {action!r}); known: pe_array mac/gated_mac, "
                          f"<rf> read_bytes/write_bytes, mux mux_select, decoder decode, codebook lookup, "
                          f"<buffer> read_bytes/write_bytes")
@@ -242,6 +328,15 @@ class CostModel:
     @staticmethod
     def _event_unit(action: str) -> str:
         return "byte" if action.endswith("_bytes") else action
+
+
+@dataclass(frozen=True)
+class _Priced:
+    """A price derived here from table entries (the source says how)."""
+
+    value: float
+    source: str
+    unit: str = "pJ"
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,8 @@ class ArrayConfig(_Strict):
                                                                    "M:1 activation mux each")
     sparse_n: int | None = Field(None, ge=1, description="N of the N:M pattern a sparse array is built for")
     sparse_m: int | None = Field(None, ge=2, description="M of the N:M pattern a sparse array is built for")
+    zero_gating: bool = Field(False, description="clock-gate MACs whose weight is a pruned zero (known from the "
+                                                 "decoded mask): no multiply, no psum update, same cycles")
 
     @model_validator(mode="after")
     def _sparse_fields(self) -> "ArrayConfig":
@@ -42,6 +44,9 @@ class ArrayConfig(_Strict):
                 raise ValueError("array.pe = nm_sparse needs array.sparse_n and array.sparse_m (e.g. 1 and 4)")
             if self.sparse_n >= self.sparse_m:
                 raise ValueError(f"array.sparse_n ({self.sparse_n}) must be < array.sparse_m ({self.sparse_m})")
+        elif self.sparse_n is not None or self.sparse_m is not None:
+            raise ValueError("array.sparse_n/sparse_m are only used with array.pe = nm_sparse; remove them or set "
+                             "array.pe: nm_sparse")
         return self
 
 
@@ -67,6 +72,13 @@ class EwsConfig(_Strict):
                                                          "weight RFs load (1 = SCALE-Sim's WS weight shift)")
 
 
+class MappingConfig(_Strict):
+    """Mapper knobs shared by the weight-stationary dataflows (see `archsim.mapping.base`)."""
+
+    loop_order: str = Field("auto", description="loop order of the WS/EWS loop nest: auto (fewest DRAM bytes), "
+                                                "NKM, NMK or MNK (validated by the mapper)")
+
+
 class BufferConfig(_Strict):
     capacity_bytes: int = Field(..., ge=64, description="capacity in bytes (both halves if double buffered)")
     port_bits: int = Field(64, ge=8, le=4096, description="width of one access")
@@ -74,11 +86,61 @@ class BufferConfig(_Strict):
     double_buffered: bool = Field(True, description="split in two halves so the next tile loads while this one computes")
 
 
+class CodebookConfig(BufferConfig):
+    """The codebook store of a VQ design (MVQ's codebook register file, CRF). Holds the current
+    layer's codebook (loaded once per layer from DRAM). ``port_bits`` is the fill (write) width;
+    each read port returns one whole codeword (d values) per cycle, so ``read_ports`` bounds the
+    decode throughput (codeword lookups per cycle). Energy and area depend on ``kind``: a flop
+    register file (MVQ's choice [S1]) or an SRAM macro replicated once per read port."""
+
+    kind: Literal["rf", "sram"] = Field("rf", description="rf = flop register file (CRF), sram = SRAM macro(s)")
+    read_ports: int = Field(4, ge=1, le=256, description="codeword lookups per cycle (decode throughput)")
+    double_buffered: bool = Field(False, description="two halves so the next layer's codebook could load early; "
+                                                     "layers run from an empty pipeline, so False is the default")
+
+
 class BuffersConfig(_Strict):
     weight: BufferConfig = BufferConfig(capacity_bytes=128 * 1024, port_bits=128)
     input: BufferConfig = BufferConfig(capacity_bytes=128 * 1024, port_bits=128)
     output: BufferConfig = BufferConfig(capacity_bytes=128 * 1024, port_bits=128)
-    codebook: BufferConfig | None = Field(None, description="codebook store (VQ designs only)")
+    codebook: CodebookConfig | None = Field(None, description="codebook store (VQ designs only)")
+
+
+class DecoderConfig(_Strict):
+    """The mask side of the assignment-aware weight loader (VQ/N:M designs only)."""
+
+    mask_decoders: int = Field(64, ge=1, le=4096, description="LZC mask decoders; each turns one M-bit mask group "
+                                                              "into kept positions per cycle")
+
+
+class WeightsConfig(_Strict):
+    """The compressed weight format the design's weight path is built to decode. When a run gets no
+    traces, archsim derives structural traces (exact sizes, no clustering) for the workload in this
+    format (`compress.traces.structural_traces`); layers the compression policy excludes (first
+    conv, depthwise) stay dense. ``dense`` = no decode path (WS, EWS)."""
+
+    format: Literal["dense", "vq", "nm", "mvq"] = Field("dense", description="dense, vq (codebook), nm (N:M values "
+                                                                            "+ mask) or mvq (codebook + N:M mask)")
+    n: int = Field(1, ge=1, description="N of the N:M pattern (nm, mvq)")
+    m: int = Field(1, ge=1, description="M of the N:M pattern (nm, mvq)")
+    d: int = Field(16, ge=1, description="subvector length (vq, mvq)")
+    k: int = Field(256, ge=1, description="codebook entries (vq, mvq)")
+    codebook_bits: int = Field(8, ge=1, le=32, description="bits per codebook value")
+    mask_encoding: Literal["bitmap", "combinatorial", "index"] = Field("bitmap", description="how masks are stored")
+
+    @model_validator(mode="after")
+    def _pattern(self) -> "WeightsConfig":
+        if self.format in ("nm", "mvq") and not 1 <= self.n < self.m:
+            raise ValueError(f"weights.format={self.format} needs 1 <= weights.n < weights.m (e.g. 1 and 4), "
+                             f"got {self.n}:{self.m}")
+        if self.format == "mvq" and self.d % self.m:
+            raise ValueError(f"weights.d ({self.d}) must be a multiple of weights.m ({self.m}): N:M groups lie "
+                             f"inside each d-dim subvector")
+        return self
+
+    @property
+    def codebook_bytes(self) -> float:
+        return self.k * self.d * self.codebook_bits / 8 if self.format in ("vq", "mvq") else 0.0
 
 
 class DramConfig(_Strict):
@@ -105,9 +167,33 @@ class Design(_Strict):
     array: ArrayConfig = ArrayConfig()
     register_files: RegisterFiles = RegisterFiles()
     ews: EwsConfig = EwsConfig()
+    mapping: MappingConfig = MappingConfig()
     buffers: BuffersConfig = BuffersConfig()
+    decoder: DecoderConfig = DecoderConfig()
+    weights: WeightsConfig = WeightsConfig()
     dram: DramConfig = DramConfig()
     precision: Precision = Precision()
+
+    @model_validator(mode="after")
+    def _weight_path(self) -> "Design":
+        w, a, cb = self.weights, self.array, self.buffers.codebook
+        if w.format in ("vq", "mvq"):
+            if cb is None:
+                raise ValueError(f"weights.format={w.format} decodes codebooks: add buffers.codebook "
+                                 f"(kind, capacity_bytes, read_ports)")
+            slot = cb.capacity_bytes / (2 if cb.double_buffered else 1)
+            if w.codebook_bytes > slot:
+                raise ValueError(f"buffers.codebook holds {slot:.0f} B per layer but a k={w.k}, d={w.d}, "
+                                 f"{w.codebook_bits}-bit codebook needs {w.codebook_bytes:.0f} B; raise "
+                                 f"buffers.codebook.capacity_bytes or lower weights.k/d")
+        if a.pe == "nm_sparse":
+            if w.format in ("nm", "mvq"):
+                problem = nm_support_problem(w.n, w.m, a.sparse_n, a.sparse_m)
+                if problem:
+                    raise ValueError(f"weights {w.n}:{w.m}: {problem}")
+            if a.rows % a.sparse_n:
+                raise ValueError(f"array.rows ({a.rows}) must be a multiple of array.sparse_n ({a.sparse_n})")
+        return self
 
     def with_overrides(self, **changes: object) -> "Design":
         """A copy with dotted-path overrides, e.g. ``{"array.rows": 32}``; validated again."""
@@ -123,6 +209,33 @@ class Design(_Strict):
                 raise ArchsimInputError(f"design override {dotted!r}: unknown field {leaf!r}")
             node[leaf] = value
         return _validate(data, f"design {self.name!r} with overrides {changes}")
+
+
+def nm_support_problem(n: int, m: int, array_n: int, array_m: int) -> str | None:
+    """Why an N:M sparse array built for ``array_n:array_m`` cannot run weights pruned ``n:m`` (None if it can).
+
+    The rule: each group of ``array_m`` consecutive reduction positions (along the subvector) has
+    ``array_n`` PEs, each with an ``array_m``:1 activation mux, so a pattern runs iff *every aligned
+    window of array_m positions holds at most array_n kept weights*. For ``n:m`` that means
+    ``m`` a multiple of ``array_m`` and ``n <= array_n`` (all n kept may fall in one window), or
+    ``m`` a divisor of ``array_m`` and ``(array_m / m)·n <= array_n``. Examples on a 1:4 array:
+    1:4, 1:8, 1:16 run; 2:8 (two kept may share a window) and 2:4 do not. Sparser patterns run at
+    the array's rate: the spare slots hold zeros and are clock-gated.
+    """
+    if m % array_m == 0:
+        if n <= array_n:
+            return None
+        return (f"an array built for {array_n}:{array_m} has {array_n} PE(s) per {array_m} positions, but {n}:{m} "
+                f"can put {min(n, array_m)} kept weights in one {array_m}-window; prune at most {array_n}:{m} "
+                f"or use an array built for this pattern (array.sparse_n/sparse_m)")
+    if array_m % m == 0:
+        if (array_m // m) * n <= array_n:
+            return None
+        return (f"an array built for {array_n}:{array_m} has {array_n} PE(s) per {array_m} positions, but {n}:{m} "
+                f"puts {(array_m // m) * n} kept weights in each {array_m}-window; use an array built for "
+                f"{n}:{m} (array.sparse_n/sparse_m) or prune sparser")
+    return (f"M={m} and the array's M={array_m} do not divide one another, so groups straddle the array's "
+            f"{array_m}-windows; prune with M a multiple or divisor of {array_m}")
 
 
 def list_presets() -> list[str]:

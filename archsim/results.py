@@ -79,6 +79,11 @@ class _Metrics:
     def stall_cycles(self) -> int:
         return sum(self.stalls.values())
 
+    @property
+    def gated_macs(self) -> int:
+        """MAC slots clock-gated on pruned zeros (zero-gated dense arrays, spare slots of sparse ones)."""
+        return int(sum(lr.counters.events.get(("pe_array", "gated_mac"), 0) for lr in self.layers))
+
     def ops(self, effective: bool = False) -> float:
         return 2.0 * (self.macs if effective else self.dense_macs)
 
@@ -102,6 +107,7 @@ class _Metrics:
             "cycles": int(self.cycles), "busy_cycles": int(self.busy_cycles),
             "stall_cycles": int(self.stall_cycles), "stalls_by_cause": {k: int(v) for k, v in self.stalls.items()},
             "latency_s": self.latency_s, "macs": int(self.macs), "dense_macs": int(self.dense_macs),
+            "gated_macs": self.gated_macs,
             "utilisation": self.utilisation, "dram_read_bytes": dict(self.dram_read_bytes),
             "dram_write_bytes": dict(self.dram_write_bytes), "energy_pj": self.energy_pj,
             "energy_breakdown_pj": self.energy_breakdown, "energy_by_component_pj": self.energy_by_component,

@@ -34,7 +34,8 @@ COMPONENTS: tuple[str, ...] = (
 
 #: Operand names of transfers; each maps to the buffer that holds it on chip.
 OPERAND_BUFFER: Mapping[str, str] = {
-    "weight": "weight_buffer",    # dense weights or compressed codes/masks
+    "weight": "weight_buffer",    # dense weights, or the codes / kept values of compressed weights
+    "mask": "weight_buffer",      # N:M masks of compressed weights (stored beside the codes)
     "codebook": "codebook",       # VQ codebook (loaded once per layer)
     "input": "input_buffer",
     "psum": "output_buffer",      # partial sums spilled to / read back from DRAM

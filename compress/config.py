@@ -156,7 +156,9 @@ class CompressionConfig:
         if not (isinstance(self.importance, str) or callable(self.importance)):
             raise ArchsimInputError("compression config: importance must be a score name or a callable "
                                     f"f(subvectors) -> scores; got {type(self.importance).__name__}")
-        if isinstance(self.importance, str):
+        # "magnitude" is built into compress.nm; checking other names needs the registry, which imports
+        # torch — skipped for the default so structural traces (archsim) stay torch-free and fast.
+        if isinstance(self.importance, str) and self.importance != "magnitude":
             from compress.nm import IMPORTANCE_SCORES
 
             if self.importance not in IMPORTANCE_SCORES:

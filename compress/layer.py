@@ -162,6 +162,11 @@ def _kind_of(weight: torch.Tensor, kind: str | None) -> str:
 def _plan(weight: torch.Tensor, config: CompressionConfig, method: str, name: str, kind: str | None,
           groups: int) -> LayerPlan:
     """The policy's plan for this weight with ``method`` forced (exclusions do not apply here)."""
+    if weight.is_floating_point() and not bool(torch.isfinite(weight).all()):
+        bad = int((~torch.isfinite(weight)).sum())
+        raise ArchsimInputError(f"layer {name!r}: the weight holds {bad} NaN/Inf value(s) of {weight.numel()}; "
+                                f"compression needs finite weights (check the checkpoint or the training run, or "
+                                f"exclude the layer)")
     forced = config.replace(method=method, linear_method=None, exclude=(), exclude_first_conv=False,
                             exclude_depthwise=False)
     plan = plan_layer(name, tuple(weight.shape), _kind_of(weight, kind), forced, groups=groups)

@@ -29,7 +29,7 @@ from torch import nn
 
 from compress.config import CompressionConfig
 from compress.layer import COMPRESSORS, CompressedLayer
-from compress.policy import LayerPlan, plan_layer
+from compress.policy import LayerPlan, check_exclusions, plan_layer
 
 #: Module types whose ``weight`` the compressors understand (out, in/groups[, kernel...]).
 CONV_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -70,7 +70,9 @@ def _kind(module: nn.Module) -> str:
 def plan_model(model: nn.Module, config: CompressionConfig, example_input: Any = None) -> list[LayerPlan]:
     """The policy's decision for every conv/linear module of ``model``."""
     plans, first_seen = [], False
-    for name, module in weight_modules(model, example_input):
+    modules = weight_modules(model, example_input)
+    check_exclusions(config, [name for name, _ in modules], f"the model ({type(model).__name__})")
+    for name, module in modules:
         kind = _kind(module)
         is_first = kind == "conv" and not first_seen
         first_seen = first_seen or kind == "conv"

@@ -26,6 +26,7 @@ from typing import Sequence
 
 from compress.config import CompressionConfig
 from compress.trace import code_bits_for, mask_bits_per_group
+from workloads.errors import ArchsimInputError
 
 DENSE = "dense"
 
@@ -95,6 +96,16 @@ def layer_d(shape: Sequence[int], kind: str, config: CompressionConfig) -> int:
     if config.layout == "kernel" and kernel_area > 1:
         return config.kernel_blocks * kernel_area
     return config.d
+
+
+def check_exclusions(config: CompressionConfig, names: Sequence[str], where: str = "the model") -> None:
+    """Refuse an exclusion pattern that matches no conv/linear layer name: a typo there would silently
+    compress a layer the user meant to keep dense (and change every size and accuracy figure)."""
+    unknown = [p for p in config.exclude if not any(fnmatch.fnmatchcase(n, p) for n in names)]
+    if unknown:
+        sample = ", ".join(list(names)[:8]) + (" ..." if len(names) > 8 else "")
+        raise ArchsimInputError(f"compression config: exclude pattern(s) {unknown} match no conv/linear layer of "
+                                f"{where}; use the layer names (fnmatch patterns allowed), e.g. {sample}")
 
 
 def plan_layer(name: str, shape: Sequence[int], kind: str, config: CompressionConfig, *, groups: int = 1,

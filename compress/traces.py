@@ -29,7 +29,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from compress.config import CompressionConfig
-from compress.policy import LayerPlan, plan_layer
+from compress.policy import LayerPlan, check_exclusions, plan_layer
 from compress.trace import Trace, WeightFormat, structural_trace
 from workloads.errors import ArchsimInputError
 from workloads.layer import Layer, LayerKind
@@ -56,6 +56,8 @@ def weight_shape(layer: Layer) -> tuple[int, ...]:
 def plan_network(network, config: CompressionConfig) -> list[LayerPlan | None]:
     """The policy's plan per network layer (None for matmul layers, which have no stored weight)."""
     plans: list[LayerPlan | None] = []
+    names = list(dict.fromkeys(module_name(layer.name) for layer in network if layer.kind is not LayerKind.MATMUL))
+    check_exclusions(config, names, f"network {getattr(network, 'name', '?')!r}")
     first_conv: str | None = None  # module name of the first conv (all its calls stay dense)
     for layer in network:
         if layer.kind is LayerKind.MATMUL:

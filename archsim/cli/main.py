@@ -16,7 +16,7 @@ from archsim import __version__
 from workloads.errors import ArchsimInputError
 
 #: Sub-command modules, in the order `archsim --help` lists them.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("workloads", "run", "compress")
+SUBCOMMAND_MODULES: tuple[str, ...] = ("workloads", "run", "compress", "compare", "sweep", "pqa", "permdnn")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,7 +27,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="any design override by dotted path, e.g. buffers.weight.capacity_bytes=65536 (repeatable)")
     p.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
-    p.add_argument("--traces", metavar="PATH", help="compression traces (.json/.parquet) for the workload's layers")
+    p.add_argument("--traces", metavar="PATH", help="compression traces (.json/.parquet) for the workload's layers "
+                                                    "(from `archsim compress`)")
+    c = p.add_argument_group(
+        "structural compression", "Without --traces, a compressed-weight design (ews-c, ews-cm, mvq, s2ta) gets exact "
+        "structural traces of the workload in its `weights` format; these flags override that format. Layers the "
+        "policy leaves dense (first conv, depthwise) run dense.")
+    c.add_argument("--n", type=int, help="N of the N:M pattern")
+    c.add_argument("--m", type=int, help="M of the N:M pattern")
+    c.add_argument("--d", type=int, help="subvector length (a multiple of M for mvq)")
+    c.add_argument("--k", type=int, help="codebook entries")
+    c.add_argument("--method", choices=["mvq", "vq", "nm", "prune_vq"], help="compression method")
+    c.add_argument("--mask-encoding", choices=["bitmap", "combinatorial", "index"], help="mask storage")
+    c.add_argument("--exclude", action="append", default=[], metavar="PATTERN",
+                   help="layer names (fnmatch) kept dense (repeatable)")
     p.add_argument("--progress", action="store_true", help="progress bar over layers (stderr)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.add_argument("--csv", metavar="PATH", help="also write the per-layer table as CSV to PATH")
@@ -57,6 +70,18 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def compression_from_args(args: argparse.Namespace) -> dict[str, Any] | None:
+    """`CompressionConfig` overrides from the structural-compression flags (None when none given)."""
+    out: dict[str, Any] = {}
+    for flag in ("n", "m", "d", "k", "method", "mask_encoding"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            out[flag] = value
+    if getattr(args, "exclude", None):
+        out["exclude"] = tuple(args.exclude)
+    return out or None
+
+
 def run(args: argparse.Namespace) -> int:
     from archsim.api import resolve_design, simulate
     from archsim.cli.workloads_cmd import load_workload
@@ -65,7 +90,11 @@ def run(args: argparse.Namespace) -> int:
         raise ArchsimInputError(f"--batch must be a positive integer, got {args.batch}")
     design = resolve_design(args.design, overrides_from_args(args))  # validate the design before the workload
     network = load_workload(args.workload, args.batch)
-    result = simulate(network, design, traces=args.traces, progress=args.progress)
+    compression = compression_from_args(args)
+    if compression and args.traces:
+        raise ArchsimInputError("--traces and the structural-compression flags (--n/--m/--d/--k/--method/"
+                                "--mask-encoding/--exclude) exclude each other; the traces already fix the compression")
+    result = simulate(network, design, traces=args.traces, compression=compression, progress=args.progress)
     table = result.layers_frame()
     if args.csv:
         try:

@@ -6,6 +6,9 @@ The design's ``dataflow`` field names the mapper. Mappers never simulate; the Si
 * ``ws``  — weight stationary, TPU-like (`archsim.mapping.ws`)
 * ``ews`` — enhanced weight stationary: per-PE weight/activation/psum register files
   (`archsim.mapping.ews`)
+* ``ews_compressed`` — EWS with a compressed-weight path (codebook decode, N:M masks) on a dense
+  (optionally zero-gated) or N:M sparse array: the MVQ ablation ladder and S2TA-like designs
+  (`archsim.mapping.compressed`)
 
 A mapper is any object with ``name`` and ``map_layer(layer, design, trace=None) -> LayerSchedule``.
 """
@@ -27,10 +30,11 @@ class Mapper(Protocol):
 
 
 def _registry() -> dict[str, Mapper]:
+    from archsim.mapping.compressed import CompressedMapper
     from archsim.mapping.ews import EwsMapper
     from archsim.mapping.ws import WsMapper
 
-    return {"ws": WsMapper(), "ews": EwsMapper()}
+    return {"ws": WsMapper(), "ews": EwsMapper(), "ews_compressed": CompressedMapper("ews")}
 
 
 def known_dataflows() -> list[str]:

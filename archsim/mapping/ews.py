@@ -10,9 +10,10 @@ Nothing here is tuned to the paper's range.
 
 Model
 -----
-The array, the im2col view and the shared loop nest (repeat → column fold → row fold → line
-chunk; DRAM, psum-spill and output policy) are those of WS (`archsim.mapping.base`). Only what
-happens inside a fold differs.
+The array, the im2col view and the shared loop nest (loop orders NKM / NMK / MNK / auto; DRAM,
+psum-spill and output policy) are those of WS (`archsim.mapping.base`). Only what happens inside a
+fold differs. The (S, g) choice below is made first, for one pass of M per fold; the loop order is
+then chosen on the resulting folds (an m-chunked order re-pays the WRF load and fill/drain per chunk).
 
 * **WRF — several weights per PE (fewer folds).** A PE pins ``g`` *units* of the reduction of one
   output channel. With ``ews.conv_reuse`` on, a conv with ``kernel_w >= 2``, ``dilation_w = 1`` and
@@ -54,7 +55,10 @@ happens inside a fold differs.
   Padding positions count as reads, as in WS, so EWS never reads more than WS.
 * **PRF / psums.** The local accumulation of a PE's products plus the psum chain are one psum
   RF read and one write per MAC, as in WS's pipeline registers (the cost model prices the PRF by
-  its depth). The SRAM-level saving is at the output buffer: with ``g·S`` times fewer row folds
+  its depth). This is pessimistic for order (i) above, where a pixel's running sum could sit in a
+  single accumulator register at WS's price; the event vocabulary has no key for "accumulator
+  register inside a PE with a deep PRF", so all psum bytes go to ``psum_rf`` (a known limit;
+  results/ews_vs_ws/README.md bounds its effect). The SRAM-level saving is at the output buffer: with ``g·S`` times fewer row folds
   there are that many fewer psum read-modify-writes (and spills) per output.
   Not modelled: keeping psums of Dp pixels in the PE *across* row folds (pixel-chunk outer loop),
   because it forces a WRF reload (``rows·g·S`` cycles) every Dp pixels, which costs far more
@@ -114,9 +118,18 @@ def row_reads_per_line(g: int, S: int, sw: int, line_len: int, da: int, dp: int)
 
 
 class EwsMapper:
-    """Enhanced weight stationary (WRF/ARF/PRF per PE). Stateless; `map_layer` is the entry point."""
+    """Enhanced weight stationary (WRF/ARF/PRF per PE). `map_layer` is the entry point.
+
+    ``loop_order``: how column folds (N), row folds (K) and output lines (M) nest — ``"NKM"``
+    (weight reuse; SCALE-Sim's order), ``"NMK"`` (psum tile kept on chip), ``"MNK"`` (input reuse) or
+    ``"auto"``, which picks per layer the order moving the fewest DRAM bytes (see
+    `archsim.mapping.base`). ``None`` (default) means the design's ``mapping.loop_order`` when its
+    schema has one, else ``"auto"``. Validated at `map_layer` time, as an `ArchsimInputError`."""
 
     name = "ews"
+
+    def __init__(self, loop_order: str | None = None) -> None:
+        self.loop_order = loop_order
 
     def row_folds(self, geo: Geometry, design: Design) -> list[RowFold]:
         S, g = self.choose(geo, design)
@@ -195,4 +208,4 @@ class EwsMapper:
         return ev
 
     def map_layer(self, layer: Layer, design: Design, trace: object | None = None) -> LayerSchedule:
-        return build_schedule(self, layer, design, trace)
+        return build_schedule(self, layer, design, trace, self.loop_order)

@@ -130,28 +130,52 @@ def _touched_cached(lo: int, hi: int, stride: int, pad: int, taps: int, dilation
     return _touched(lo, hi, stride, pad, taps, dilation, size)
 
 
-def line_chunks(geo: Geometry, channels: int, capacity_bytes: float) -> list[tuple[int, int]]:
-    """Split the lines of a repeat into chunks whose input slab (``channels`` channels) fits ``capacity_bytes``.
+def line_chunks(geo: Geometry, channels: int, capacity_bytes: float, lo: int = 0,
+                hi: int | None = None) -> list[tuple[int, int]]:
+    """Split lines ``[lo, hi)`` of a repeat into chunks whose input slab (``channels`` channels) fits ``capacity_bytes``.
 
     Chunks are equal-sized runs of lines (the last may be shorter); each chunk needs its own input
     rows, so the halo rows between chunks are fetched twice — the honest cost of a small buffer.
-    Returns ``[(0, lines)]`` when everything fits. Raises ValueError when not even one line fits.
+    Returns ``[(lo, hi)]`` when everything fits. Raises ValueError when not even one line fits.
     """
+    hi = geo.lines if hi is None else hi
     per_row = channels * geo.touched_w * geo.i_bytes
-    total = geo.input_rows(0, geo.lines) * per_row
-    if total <= capacity_bytes:
-        return [(0, geo.lines)]
-    if _max_rows(geo, 1) * per_row > capacity_bytes:
+    if geo.input_rows(lo, hi) * per_row <= capacity_bytes:
+        return [(lo, hi)]
+    step = max_lines_fitting(geo, per_row, capacity_bytes)
+    if step == 0:
         raise ValueError(f"one output line needs {_max_rows(geo, 1) * per_row:.0f} input bytes")
-    lo, hi = 1, geo.lines          # largest chunk length whose worst-case slab fits
+    return [(s, min(s + step, hi)) for s in range(lo, hi, step)]
+
+
+def max_lines_fitting(geo: Geometry, bytes_per_input_row: float, capacity_bytes: float) -> int:
+    """The largest run of lines whose worst-case input (``bytes_per_input_row`` per input row) fits; 0 if none."""
+    if _max_rows(geo, 1) * bytes_per_input_row > capacity_bytes:
+        return 0
+    lo, hi = 1, geo.lines
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if _max_rows(geo, mid) * per_row <= capacity_bytes:
+        if _max_rows(geo, mid) * bytes_per_input_row <= capacity_bytes:
             lo = mid
         else:
             hi = mid - 1
-    step = lo
-    return [(s, min(s + step, geo.lines)) for s in range(0, geo.lines, step)]
+    return lo
+
+
+def even_chunks(lines: int, max_len: int) -> list[tuple[int, int]]:
+    """``[0, lines)`` in the fewest runs of at most ``max_len`` lines, as equal as possible.
+
+    Equal runs (rather than full runs plus a stub) keep every chunk's on-chip tile the same size;
+    the number of chunks — which is what costs weight reloads and fill/drain — is the minimum.
+    """
+    n = ceil_div(lines, max(1, max_len))
+    base, extra = divmod(lines, n)
+    out, start = [], 0
+    for i in range(n):
+        end = start + base + (1 if i < extra else 0)
+        out.append((start, end))
+        start = end
+    return out
 
 
 def _max_rows(geo: Geometry, n_lines: int) -> int:

@@ -17,7 +17,12 @@ Timing (SCALE-Sim's closed form, peers.md §3.6)
 A fold costs ``2·rows + cols + T − 2`` cycles: ``rows`` to shift the weights in, ``rows + cols − 2``
 to fill and drain the skewed pipeline, and ``T`` to stream. The full ``rows``/``cols`` are paid even
 by a partial fold (as SCALE-Sim does). The layer's first tile carries SCALE-Sim's ``−1`` once, so
-with unlimited memory the tiles of a layer sum to exactly ``folds·(2·rows + cols + T − 2) − 1``.
+with unlimited memory the tiles of a layer sum to exactly ``folds·(2·rows + cols + T − 2) − 1`` in
+SCALE-Sim's loop order (``loop_order="NKM"``). The default ``auto`` order is NKM whenever the output
+buffer holds the column fold's psums and the input buffer the layer's input (then no order moves fewer
+DRAM bytes); otherwise it may split M into m-chunks (NMK/MNK, `archsim.mapping.base`), and each chunk
+re-pays every fold's ``2·rows + cols − 2`` — compute cycles then exceed the closed form by exactly
+``(chunks − 1) · folds · (2·rows + cols − 2)``, the price of not spilling psums to DRAM.
 When a fold's stream is split into several tiles (its input slab does not fit the input buffer),
 the fold's first tile carries the fill/drain and weight load (``2·rows + cols − 2``) plus its own
 pixels, later tiles only their pixels: fill/drain is paid once per fold and the sum stays exact.
@@ -54,9 +59,18 @@ from workloads.layer import Layer
 
 
 class WsMapper:
-    """Weight-stationary, TPU-like. Stateless; `map_layer` is the entry point."""
+    """Weight-stationary, TPU-like. `map_layer` is the entry point.
+
+    ``loop_order``: how column folds (N), row folds (K) and output lines (M) nest — ``"NKM"``
+    (weight reuse; SCALE-Sim's order), ``"NMK"`` (psum tile kept on chip), ``"MNK"`` (input reuse) or
+    ``"auto"``, which picks per layer the order moving the fewest DRAM bytes (see
+    `archsim.mapping.base`). ``None`` (default) means the design's ``mapping.loop_order`` when its
+    schema has one, else ``"auto"``. Validated at `map_layer` time, as an `ArchsimInputError`."""
 
     name = "ws"
+
+    def __init__(self, loop_order: str | None = None) -> None:
+        self.loop_order = loop_order
 
     def row_folds(self, geo: Geometry, design: Design) -> list[RowFold]:
         R = design.array.rows
@@ -86,7 +100,7 @@ class WsMapper:
         return ev
 
     def map_layer(self, layer: Layer, design: Design, trace: object | None = None) -> LayerSchedule:
-        return build_schedule(self, layer, design, trace)
+        return build_schedule(self, layer, design, trace, self.loop_order)
 
 
 def closed_form_cycles(layer: Layer, rows: int, cols: int) -> int:

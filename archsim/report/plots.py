@@ -154,13 +154,15 @@ def _stacked(ax, frame: pd.DataFrame, colours: dict[str, str], scale: float, ann
 
 
 def plot_energy_breakdown(df: pd.DataFrame, path: str | Path, title: str, *, unit: str = "pJ",
-                          display_unit: str | None = None, normalised: bool = True) -> list[Path]:
+                          display_unit: str | None = None, normalised: bool = True,
+                          reference: str | None = None) -> list[Path]:
     """Stacked energy bars, one per design (``df.index``), stacks in `ENERGY_CATEGORIES` order.
 
     ``df``: columns = the nine categories of `ENERGY_CATEGORIES` (0 where a design has none;
     ``clock/control`` may be added), values in ``unit`` (pJ, nJ, uJ, mJ or J). The axis is shown
     in ``display_unit``, by default the unit that makes the largest total read 1-1000.
-    ``normalised``: add a second panel with each design's stacks divided by the first design's total.
+    ``normalised``: add a second panel with each design's stacks divided by the first design's total
+    (or by ``reference``'s, a row label of ``df``, when given).
     Returns the written files (PNG, plus SVG when ``path`` ends in .svg).
     """
     what = "plot_energy_breakdown"
@@ -183,13 +185,17 @@ def plot_energy_breakdown(df: pd.DataFrame, path: str | Path, title: str, *, uni
     axes[0].set_ylabel(f"energy ({shown})")
     axes[0].set_title("absolute", fontsize=10)
     if panels == 2:
-        ref = float(totals.iloc[0])
+        if reference is not None and reference not in frame.index:
+            raise ArchsimInputError(f"{what}: reference {reference!r} is not a row of the frame; "
+                                    f"rows: {', '.join(map(str, frame.index))}")
+        ref_name = frame.index[0] if reference is None else reference
+        ref = float(totals.loc[ref_name]) if reference is not None else float(totals.iloc[0])
         if ref <= 0:
-            raise ArchsimInputError(f"{what}: the first design ({frame.index[0]!r}) has zero total energy; "
+            raise ArchsimInputError(f"{what}: the reference design ({ref_name!r}) has zero total energy; "
                                     "cannot normalise to it (pass normalised=False)")
         _stacked(axes[1], frame, ENERGY_COLOURS, 1.0 / ref, "{:.2f}×")
-        axes[1].set_ylabel(f"energy / {frame.index[0]}")
-        axes[1].set_title(f"normalised to {frame.index[0]}", fontsize=10)
+        axes[1].set_ylabel(f"energy / {ref_name}")
+        axes[1].set_title(f"normalised to {ref_name}", fontsize=10)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles[::-1], labels[::-1], loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
     fig.suptitle(title, fontsize=11)

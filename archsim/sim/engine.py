@@ -1,7 +1,7 @@
 """Run one layer's schedule on one design and return its counters.
 
 `simulate_schedule` builds a fresh SimPy environment with the design's components (`Dram`, the
-SRAM buffers, `SystolicArray`) and a `ControlFsm`, runs it to completion and freezes every
+SRAM buffers and codebook store, `WeightDecoder`, `SystolicArray`) and a `ControlFsm`, runs it to completion and freezes every
 component's counters into a `LayerCounters`. Per-tile on-chip events that do not need timing
 (register-file traffic, array-side buffer reads, MACs, mux selects, decodes, lookups) are counted
 statically from the schedule — identical tiles cost identical events — so the simulation itself only
@@ -21,6 +21,7 @@ from archsim.design import Design
 from archsim.schedule import LayerSchedule
 from archsim.sim.array import SystolicArray
 from archsim.sim.buffer import SramBuffer
+from archsim.sim.decoder import WeightDecoder
 from archsim.sim.dram import Dram, DramTiming
 from archsim.sim.fsm import ControlFsm, FsmOptions
 
@@ -92,7 +93,7 @@ def simulate_schedule(schedule: LayerSchedule, design: Design, timing: DramTimin
         if cfg is not None:
             buffers[name] = SramBuffer(env, name, cfg)
     array = SystolicArray(env, design.array)
-    fsm = ControlFsm(env, schedule, dram, buffers, array, options)
+    fsm = ControlFsm(env, schedule, dram, buffers, array, options, WeightDecoder.of(env, design))
     cycles = fsm.run()
 
     events: dict[tuple[str, str], float] = defaultdict(float)

@@ -15,8 +15,10 @@
   that opened the following half has finished computing. So with double buffering the next
   tile's data streams in while the current one computes; with single buffering a new fill waits
   for the array. (Mappers size every tile's load to one half; the engine checks it.)
-* The decoder (only when some tile has ``decode_cycles``) waits for the tile's data to arrive,
-  then decodes it; the compute stage can hold at most ``decoded_queue_depth`` decoded tiles.
+* The decoder (`archsim.sim.decoder.WeightDecoder`; only when some tile has decode work: codebook
+  lookups, mask groups or ``decode_cycles``) waits for the tile's data to arrive, then decodes it
+  at the codebook store's read ports and the LZC decoders' rate; the compute stage can hold at most
+  ``decoded_queue_depth`` decoded tiles, so the next fold decodes while the current one computes.
 * The compute stage takes an output-buffer slot at the start of each accumulation group (the
   tiles up to and including one with ``stores``), waits for the data, holds the array for
   ``compute_cycles``, then frees every input-side half whose data is dead (see above).
@@ -55,6 +57,7 @@ import simpy
 from archsim.schedule import LayerSchedule, Tile
 from archsim.sim.array import SystolicArray
 from archsim.sim.buffer import SramBuffer
+from archsim.sim.decoder import WeightDecoder, needs_decoder
 from archsim.sim.dram import Dram
 
 #: Buffers whose slots the loader manages (data read by the array during compute).
@@ -86,7 +89,8 @@ class FsmOptions:
 
 class ControlFsm:
     def __init__(self, env: simpy.Environment, schedule: LayerSchedule, dram: Dram,
-                 buffers: dict[str, SramBuffer], array: SystolicArray, options: FsmOptions) -> None:
+                 buffers: dict[str, SramBuffer], array: SystolicArray, options: FsmOptions,
+                 decoder: WeightDecoder | None = None) -> None:
         self.env = env
         self.schedule = schedule
         self.dram = dram
@@ -100,7 +104,8 @@ class ControlFsm:
         self.end = 0
         self._check_buffers()
         self._opens = self._plan_halves()
-        self._has_decoder = any(t.decode_cycles for t in schedule.tiles)
+        self.decoder = decoder or WeightDecoder(env)
+        self._has_decoder = any(needs_decoder(t) for t in schedule.tiles)
         self._stores_groups = sum(t.repeat for t in schedule.tiles if t.stores)
 
     def _plan_halves(self) -> list[tuple[str, ...]]:
@@ -203,10 +208,10 @@ class ControlFsm:
                 f.spans.append(("decode", f.ready_at, env.now))
             if f.ready_at > env.now:
                 yield env.timeout(f.ready_at - env.now)
-            if f.tile.decode_cycles:
-                start = env.now
-                yield env.timeout(f.tile.decode_cycles)
-                self.decode_busy_cycles += f.tile.decode_cycles
+            start = env.now
+            yield from self.decoder.decode(f.tile)
+            if env.now > start:
+                self.decode_busy_cycles += env.now - start
                 f.spans.append(("decode", start, env.now))
             yield self.decoded.put(f)
 

@@ -475,7 +475,9 @@ class TechTable:
 
 
 def builtin_nodes() -> list[str]:
-    return sorted(p.stem for p in TABLE_DIR.glob("*.yaml"))
+    """Technology tables shipped with archsim (``<node>nm.yaml``); other YAML files in the folder
+    (published constants of the PQA / PermDNN studies) are not technology tables."""
+    return sorted(p.stem for p in TABLE_DIR.glob("*nm.yaml") if p.stem[:-2].isdigit())
 
 
 def _resolve(node_or_path: str | int | Path) -> Path:

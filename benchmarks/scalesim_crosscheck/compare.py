@@ -54,9 +54,12 @@ def archsim_design(case: Case) -> Design:
 def run_archsim(case: Case) -> dict[str, float]:
     """archsim's counts for the case, named like SCALE-Sim's report items (bytes)."""
     from archsim.api import simulate_layer
+    from archsim.mapping.ws import WsMapper
 
     design = archsim_design(case)
-    result = simulate_layer(case.layer, design)
+    # SCALE-Sim's loop order (column fold > row fold > all of M), not archsim's default least-DRAM
+    # choice, so that both simulators count the same schedule (see archsim.mapping.base)
+    result = simulate_layer(case.layer, design, mapper=WsMapper(loop_order="NKM").map_layer)
     c = result.counters
     rd, wr = c.dram_read_bytes, c.dram_write_bytes
     bufs = c.buffers

@@ -8,20 +8,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-#: Sections in README order; a missing one is listed as "not run yet".
+#: Sections in README order; a missing one is listed as "not run yet". ``digits_reading.md`` is the
+#: one hand-written part: the engineer's reading of the measured tables (labelled as such).
 SECTIONS = (("digits_section.md", "python -m compress.experiments.digits --out results/compress"),
-            ("digits_investigation_section.md", "python -m compress.experiments.digits --investigate --out results/compress"),
+            ("digits_reading.md", "(hand-written reading of the digits results)"),
+            ("digits_small_section.md", "python -m compress.experiments.digits --investigate --out results/compress"),
             ("recon_section.md", "python -m compress.experiments.recon_error --out results/compress"))
 
 HEADER = """# compress: measured accuracy and reconstruction error
 
-Everything here is produced by code in `compress/experiments/` from fixed seeds; nothing is typed
-in by hand. Regenerate with
+Everything here except the section marked *hand-written* is produced by code in
+`compress/experiments/` from fixed seeds; nothing in the tables is typed in by hand. Regenerate with
 
 ```
-python -m compress.experiments.digits --out results/compress
-python -m compress.experiments.digits --investigate --out results/compress
+python -m compress.experiments.digits --out results/compress                # wide CNN, 3 ratios, 3 seeds
+python -m compress.experiments.digits --investigate --out results/compress  # same protocol, small CNN
 python -m compress.experiments.recon_error --out results/compress
+python -m benchmarks.compress --out results/compress                        # speed: see benchmarks.md
 ```
 
 Methods: **VQ** = plain k-means VQ (BGD/PQF style, no mask); **prune-then-VQ** = N:M magnitude
@@ -30,6 +33,9 @@ reconstruction; **MVQ** = N:M magnitude pruning, then *masked* k-means (distance
 updates on kept weights only). prune-then-VQ and MVQ store exactly the same parts (codes, N:M
 mask, int8 codebook). Sizes follow `compress.model.CompressedModel.storage_bits()` (PQF accounting:
 codes ceil(log2 k) bits, codebook k·d·8 bits, mask bits, fp32 first conv / biases / BN affine).
+Fine-tuning = masked-gradient codebook fine-tuning (`compress.finetune`): codes and masks fixed,
+pruned positions get no gradient, codebooks re-quantised to int8 at the end; BN and the dense
+first conv train too.
 """
 
 

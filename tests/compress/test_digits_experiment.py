@@ -1,10 +1,10 @@
-"""The reduced digits experiment (one ratio, one seed, short fine-tuning): matched budgets and who wins.
+"""The reduced digits experiment (QUICK: small CNN, one ratio, one seed, one fine-tuning epoch).
 
-What is asserted is what the full experiment measured (results/compress/README.md):
-* MVQ beats both baselines without fine-tuning at the 26x budget, by a wide margin;
-* MVQ beats prune-then-VQ after fine-tuning;
-* after fine-tuning MVQ does *not* beat plain VQ at 26x on this small CNN (it trails by a few test
-  images); the test pins that it stays within 1.5 points, so a regression shows up.
+What is checked is what must hold whatever the accuracies turn out to be: the budgets are matched
+(every candidate within the tolerance, planned size == stored size), the pipeline runs end to end
+and reports every method with and without fine-tuning, MVQ's kept-weight error is below
+prune-then-VQ's at identical geometry and size, and fine-tuning helps. The accuracy *ranking* is
+measured by the full run (results/compress/README.md), not asserted here.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import pytest
 import torch
 
 from compress.experiments.budget import dense_bits, largest_k_within, planned_bits
-from compress.experiments.digits import QUICK, base_config, markdown_table, run_digits, verdict
-from compress.experiments.digits_model import DigitsCNN
+from compress.experiments.digits import (QUICK, base_config, markdown_table, matching_lines, plan_candidates,
+                                         run_digits, verdict)
+from compress.experiments.digits_model import DigitsCNN, load_digits_data, recalibrate_bn, train_cnn
 from compress.experiments.recon_error import ReconSetup, compare
 from compress.model import compress_model
 
@@ -26,43 +27,51 @@ def quick():
     return run_digits(QUICK, progress=False)
 
 
-def _acc(table, method, finetuned):
-    row = table[(table["method"] == method) & (table["finetuned"] == finetuned)]
-    assert len(row) == 1
-    return float(row["test_acc"].iloc[0])
-
-
 def test_dense_cnn_is_accurate(quick):
     assert quick["dense"]["test_acc"] >= 0.95
 
 
-def test_no_method_exceeds_the_budget(quick):
+def test_every_candidate_is_matched_to_the_budget(quick):
     budget = math.floor(dense_bits(quick["model"]) / QUICK.ratios[0])
     cands = quick["candidates"]
     assert (cands["bits_total"] <= budget).all()
-    assert (cands["ratio"] >= QUICK.ratios[0]).all()
+    assert (cands["bits_total"] >= (1 - QUICK.match_tolerance) * budget).all()
     assert set(cands["method"]) == {"vq", "prune_vq", "mvq"}
-
-
-def test_mvq_beats_both_baselines_without_finetuning(quick):
     table = quick["table"]
-    mvq = _acc(table, "mvq", False)
-    assert mvq >= _acc(table, "vq", False) + 0.05
-    assert mvq >= _acc(table, "prune_vq", False) + 0.05
+    assert len(table) == 6 and set(zip(table["method"], table["finetuned"])) == {
+        (m, f) for m in ("vq", "prune_vq", "mvq") for f in (False, True)}
+    assert table["bits_total"].max() / table["bits_total"].min() <= 1 / (1 - QUICK.match_tolerance)
+    assert "tolerance" in matching_lines(table, QUICK.match_tolerance)[0]
+    assert "| MVQ |" in markdown_table(table) and all(line.startswith("- 26x") for line in verdict(table))
 
 
-def test_after_finetuning_mvq_beats_prune_then_vq_and_stays_close_to_vq(quick):
+def test_out_of_tolerance_geometries_are_dropped_not_compared(quick):
+    cands, dropped = plan_candidates(quick["model"], QUICK.__class__(**{**QUICK.__dict__, "match_tolerance": 0.0}))
+    budget = math.floor(dense_bits(quick["model"]) / QUICK.ratios[0])
+    assert all(c.bits["total"] == budget for c in cands)
+    assert dropped  # with zero tolerance almost every geometry misses the exact budget
+
+
+def test_mvq_kept_error_below_prune_then_vq_at_identical_geometry(quick):
+    cands = quick["candidates"]
+    cands = cands[~cands["finetuned"]]
+    keys = ["n", "m", "d", "k", "seed"]
+    pairs = cands[cands["method"] == "mvq"].merge(cands[cands["method"] == "prune_vq"], on=keys,
+                                                  suffixes=("_mvq", "_pvq"))
+    assert len(pairs) == len(QUICK.masked_geometries)
+    assert (pairs["bits_total_mvq"] == pairs["bits_total_pvq"]).all()  # same stored parts
+    assert (pairs["rel_err_kept_mvq"] < 0.8 * pairs["rel_err_kept_pvq"]).all(), pairs
+
+
+def test_finetuning_improves_mvq(quick):
     table = quick["table"]
-    mvq = _acc(table, "mvq", True)
-    assert mvq >= _acc(table, "prune_vq", True)
-    assert mvq >= _acc(table, "vq", True) - 0.015
-    assert mvq >= 0.95
-    assert all(line.startswith("- 26x") for line in verdict(table))
-    assert "| MVQ |" in markdown_table(table)
+    acc = {ft: float(table[(table["method"] == "mvq") & (table["finetuned"] == ft)]["test_acc"].iloc[0])
+           for ft in (False, True)}
+    assert acc[True] > acc[False]
 
 
 def test_mvq_kept_error_below_prune_then_vq_on_every_layer_of_trained_cnn(quick):
-    frame = compare(quick["model"], ReconSetup(), progress=False)
+    frame = compare(quick["model"], ReconSetup(iterations=10), progress=False)
     assert list(frame["layer"]) == ["conv2", "conv3", "fc"]
     assert frame["mvq_better"].all(), frame
 
@@ -83,9 +92,16 @@ def test_planned_bits_equal_the_compressed_model(quick):
         assert planned_bits(model, cfg) == compress_model(model, cfg, progress=False).storage_bits()
 
 
-def test_training_is_seeded():
-    from compress.experiments.digits_model import load_digits_data, train_cnn
-
+def test_training_is_seeded_and_bn_recalibration_is_deterministic():
     data = load_digits_data()
-    a, b = train_cnn(data, epochs=1, seed=5), train_cnn(data, epochs=1, seed=5)
+    small = type(data)(data.x_train[:256], data.y_train[:256], data.x_val, data.y_val, data.x_test, data.y_test)
+    a, b = train_cnn(small, epochs=1, seed=5), train_cnn(small, epochs=1, seed=5)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    recalibrate_bn(a, data.x_train)
+    recalibrate_bn(b, data.x_train)
+    assert torch.equal(a.bn2.running_var, b.bn2.running_var)
+    # momentum=None: the running mean is the plain average of the per-batch means (pre-BN conv1 output)
+    with torch.no_grad():
+        means = torch.stack([a.conv1(x).mean((0, 2, 3)) for x in data.x_train.split(256)])
+    torch.testing.assert_close(a.bn1.running_mean, means.mean(0), rtol=1e-4, atol=1e-6)
+    assert a.bn1.momentum == 0.1 and not a.training
