@@ -304,6 +304,8 @@ class CostModel:
             return _Zero("[A] clock-gated MAC: no dynamic energy, leakage still charged")
         if comp == "pe_array" and action == "idle_pe_cycles":
             return _Zero("[A] idle PE cycles are clock-gated: no dynamic energy, leakage charged separately")
+        if comp == "psum_rf" and action in ("acc_read_bytes", "acc_write_bytes"):
+            return t.register_access(1)     # the MAC's accumulator register: a flop, as WS's psum register
         if comp in _RF and action in ("read_bytes", "write_bytes"):
             depth_field, bits_field = _RF[comp]
             depth = getattr(d.register_files, depth_field)

@@ -136,11 +136,19 @@ class _Data:
         self.aug = torch.cat([self.xm, mask.to(x.dtype)], 1) if mask is not None else None
         self.groups = self._pattern_groups() if mask is not None else None
 
-    def _pattern_groups(self) -> list[tuple[int, int, torch.Tensor, torch.Tensor]] | None:
-        """Rows sorted by mask pattern (``self.order``) and, per distinct pattern, (first row in that
-        order, row count, kept coordinates, kept values), or None when the patterns are too many for
-        grouping to pay (see `GROUPED_MIN_ROWS`)."""
+    def _pattern_groups(self) -> list[tuple[int, int, list[tuple[int, int, int]]]] | None:
+        """Sort the rows by mask pattern and cut them into windows of at most ``chunk`` rows.
+
+        Sets ``order`` (row permutation), ``aug_sorted``, ``row_norm_sorted``, ``cols`` (kept
+        coordinates per pattern, ``[G, kept]``; every N:M row keeps the same count) and
+        ``values`` (kept values of the sorted rows, ``[n, kept]``); returns the windows as
+        ``(start, stop, [(pattern, piece_start, piece_stop), ...])``. None when the patterns are
+        too many for grouping to pay (see `GROUPED_MIN_ROWS`) or rows keep different counts.
+        """
         if self.d > 62:
+            return None
+        kept = self.mask.sum(1)
+        if not bool((kept == kept[0]).all()) or int(kept[0]) == 0:
             return None
         weights = (2 ** torch.arange(self.d, device=self.mask.device, dtype=torch.int64))
         keys = (self.mask.to(torch.int64) * weights).sum(1)
@@ -150,13 +158,25 @@ class _Data:
         self.order = torch.argsort(inverse, stable=True)
         self.aug_sorted = self.aug[self.order]
         self.row_norm_sorted = self.row_norm[self.order]
+        mask_sorted = self.mask[self.order]
         counts = torch.bincount(inverse, minlength=patterns.numel()).tolist()
-        groups, start = [], 0
-        for count in counts:
-            cols = self.mask[self.order[start]].nonzero().flatten()
-            groups.append((start, count, cols, self.aug_sorted[start:start + count][:, cols].contiguous()))
-            start += count
-        return groups
+        firsts = [0]
+        for count in counts[:-1]:
+            firsts.append(firsts[-1] + count)
+        self.cols = torch.stack([mask_sorted[first].nonzero().flatten() for first in firsts])  # [G, kept]
+        pattern_of_row = torch.repeat_interleave(torch.arange(len(counts), device=self.mask.device),
+                                                 torch.tensor(counts, device=self.mask.device))
+        self.values = self.aug_sorted[:, : self.d].gather(1, self.cols[pattern_of_row]).contiguous()
+        windows = []
+        for start in range(0, self.n, self.chunk):
+            stop = min(start + self.chunk, self.n)
+            pieces = []
+            for g, (first, count) in enumerate(zip(firsts, counts)):
+                a, b = max(first, start), min(first + count, stop)
+                if a < b:
+                    pieces.append((g, a, b))
+            windows.append((start, stop, pieces))
+        return windows
 
     def chunks(self):
         for start in range(0, self.n, self.chunk):
@@ -220,25 +240,25 @@ class _Data:
 
     def _assign_grouped(self, codebook: torch.Tensor, codes: torch.Tensor, errors: torch.Tensor,
                         buffer: torch.Tensor, on_cpu: bool) -> torch.Tensor:
-        """Masked assignment one mask pattern at a time: plain scores on the kept coordinates.
-        Fills ``codes``/``errors`` (original row order) and returns the codes in sorted order."""
+        """Masked assignment by mask pattern: plain scores on the kept coordinates, one small matmul
+        per pattern piece written into a shared window buffer, one argmin per window. Fills
+        ``codes``/``errors`` (original row order) and returns the codes in sorted order."""
         codes_sorted = torch.empty_like(codes)
         best_sorted = torch.empty_like(errors)
-        for first, count, cols, values in self.groups:
-            book = codebook[:, cols]  # [k, kept]
-            weights = (-2.0 * book).T.contiguous()
-            bias = (book * book).sum(1)
-            for start in range(0, count, self.chunk):
-                stop = min(start + self.chunk, count)
-                scores = buffer[: stop - start]
-                torch.addmm(bias, values[start:stop], weights, out=scores)
-                if on_cpu:
-                    idx = torch.from_numpy(scores.numpy().argmin(axis=1))
-                    best = scores.gather(1, idx.unsqueeze(1)).squeeze(1)
-                else:
-                    best, idx = scores.min(dim=1)
-                codes_sorted[first + start:first + stop] = idx
-                best_sorted[first + start:first + stop] = best
+        book = codebook[:, self.cols]  # [k, G, kept]
+        weights = (-2.0 * book).permute(1, 2, 0).contiguous()  # [G, kept, k]
+        bias = (book * book).sum(2).T.contiguous()  # [G, k]
+        for start, stop, pieces in self.groups:
+            scores = buffer[: stop - start]
+            for g, a, b in pieces:
+                torch.addmm(bias[g], self.values[a:b], weights[g], out=scores[a - start:b - start])
+            if on_cpu:
+                idx = torch.from_numpy(scores.numpy().argmin(axis=1))
+                best = scores.gather(1, idx.unsqueeze(1)).squeeze(1)
+            else:
+                best, idx = scores.min(dim=1)
+            codes_sorted[start:stop] = idx
+            best_sorted[start:stop] = best
         codes[self.order] = codes_sorted
         errors[self.order] = (best_sorted + self.row_norm_sorted).clamp_min(0)
         return codes_sorted

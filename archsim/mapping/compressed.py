@@ -227,8 +227,12 @@ def transform_schedule(base: LayerSchedule, layer: Layer, design: Design, logica
         _scale(ev, ("weight_rf", "write_bytes"), plan.slots)
         _scale(ev, ("weight_rf", "read_bytes"), plan.slots)
         _scale(ev, ("activation_rf", "read_bytes"), plan.executed)
-        _scale(ev, ("psum_rf", "read_bytes"), plan.executed)
-        _scale(ev, ("psum_rf", "write_bytes"), plan.executed)
+        # local accumulations happen only for executed products; the once-per-run psum hand-off
+        # happens in every physical PE slot (gated dense PEs still pass the psum down)
+        _scale(ev, ("psum_rf", "acc_read_bytes"), plan.executed)
+        _scale(ev, ("psum_rf", "acc_write_bytes"), plan.executed)
+        _scale(ev, ("psum_rf", "read_bytes"), plan.slots)
+        _scale(ev, ("psum_rf", "write_bytes"), plan.slots)
         executed, gated = _exact(L * plan.executed), _exact(L * plan.gated)
         ev[("pe_array", "mac")] = executed
         if gated:

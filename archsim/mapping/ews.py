@@ -53,12 +53,14 @@ then chosen on the resulting folds (an m-chunked order re-pays the WRF load and 
         psums local while the PE walks its channels (units); with ``Dp = 1`` it gives no reuse.
   Units with ``S = 1`` (1x1 convs, linear, matmul, or ``conv_reuse`` off) read as WS does.
   Padding positions count as reads, as in WS, so EWS never reads more than WS.
-* **PRF / psums.** The local accumulation of a PE's products plus the psum chain are one psum
-  RF read and one write per MAC, as in WS's pipeline registers (the cost model prices the PRF by
-  its depth). This is pessimistic for order (i) above, where a pixel's running sum could sit in a
-  single accumulator register at WS's price; the event vocabulary has no key for "accumulator
-  register inside a PE with a deep PRF", so all psum bytes go to ``psum_rf`` (a known limit;
-  results/ews_vs_ws/README.md bounds its effect). The SRAM-level saving is at the output buffer: with ``g·S`` times fewer row folds
+* **PRF / psums.** A PE spends ``per_pe`` consecutive cycles on one pixel (its run); the run's
+  products accumulate in the MAC's own 32-bit accumulator register, priced as a flop like WS's
+  pipeline register (events ``psum_rf acc_read_bytes/acc_write_bytes``, ``per_pe − 1`` per run),
+  and the run's result meets the psum from above once per run through the PRF (``psum_rf
+  read_bytes/write_bytes``, priced by the PRF's depth). This follows the timing model (the PE
+  "accumulates its products locally before adding the psum from above"); for the unit-major
+  order (ii) the PRF entry of the pixel is the one touched once per run, so the count is the same.
+  With ``per_pe = 1`` there is no run and the events are WS's. The SRAM-level saving is at the output buffer: with ``g·S`` times fewer row folds
   there are that many fewer psum read-modify-writes (and spills) per output.
   Not modelled: keeping psums of Dp pixels in the PE *across* row folds (pixel-chunk outer loop),
   because it forces a WRF reload (``rows·g·S`` cycles) every Dp pixels, which costs far more
@@ -71,7 +73,8 @@ Events per tile (bytes unless stated; same keys as WS, see `archsim.mapping.ws`)
 * ``input_buffer read``: per the ARF rule above; ``activation_rf write``: every activation read
   from the input buffer is written into the ARF of each used column it visits
   (``input reads · cols_used``); ``activation_rf read``: one per MAC.
-* ``psum_rf read/write``: one each per MAC. ``pe_array mac``/``idle_pe_cycles`` and the output
+* ``psum_rf read/write``: one each per run (pixel × used PE); ``psum_rf acc_read/acc_write``:
+  one each per MAC that is not the first of its run. ``pe_array mac``/``idle_pe_cycles`` and the output
   buffer as in WS.
 """
 
@@ -203,8 +206,16 @@ class EwsMapper:
         ev[("input_buffer", "read_bytes")] = reads * geo.i_bytes
         ev[("activation_rf", "write_bytes")] = reads * cols_used * geo.i_bytes
         ev[("activation_rf", "read_bytes")] = macs * geo.i_bytes
-        ev[("psum_rf", "write_bytes")] = macs * geo.p_bytes
-        ev[("psum_rf", "read_bytes")] = macs * geo.p_bytes
+        # A PE's run of ``per_pe`` products for one pixel accumulates in the MAC's own accumulator
+        # register (flop); the run's result is added to the psum arriving from above once per run,
+        # through the PRF. With per_pe = 1 there is no local run and this is WS exactly.
+        runs = pixels * rf.rows_used * cols_used
+        local = macs - runs
+        ev[("psum_rf", "write_bytes")] = runs * geo.p_bytes
+        ev[("psum_rf", "read_bytes")] = runs * geo.p_bytes
+        if local:
+            ev[("psum_rf", "acc_write_bytes")] = local * geo.p_bytes
+            ev[("psum_rf", "acc_read_bytes")] = local * geo.p_bytes
         return ev
 
     def map_layer(self, layer: Layer, design: Design, trace: object | None = None) -> LayerSchedule:

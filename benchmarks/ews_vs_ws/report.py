@@ -137,12 +137,14 @@ def write_readme(table: pd.DataFrame, path: Path, argv_line: str, elapsed_s: flo
       "cuts the output buffer's psum read-modify-writes by ~`g·S` (fewer row folds). These are the savings the "
       "EWS paper describes. They are largest on small arrays (most row folds per layer in WS) and shrink with "
       "the array; SRAM accesses are priced from CACTI 7 40 nm LSTP (energy_tables.md §3.4).")
-    w("* **Register-file energy (negative columns).** Every MAC in EWS reads its weight from a 9-entry WRF, its "
-      "activation from an 8-entry ARF and reads+writes its psum in a 4x32 b PRF, priced at the table's small-RF "
-      "rate (0.12 pJ/B, energy_tables.md §4: flop + ~5 mux levels). WS reads/writes single pipeline registers "
-      "(0.072 pJ/B, Aladdin). With 8 psum bytes per MAC this RF premium is larger than all SRAM savings — the "
-      f"main reason the energy-efficiency ratio is below 1 here while the paper reports 1.35-2.48x: the RF "
-      f"columns together cost {-rf.max():.1f}-{-rf.min():.1f} % of WS's energy.")
+    w("* **Register-file energy (negative columns).** Every MAC in EWS reads its weight from a 9-entry WRF and "
+      "its activation from an 8-entry ARF, priced at the table's small-RF rate (0.12 pJ/B, energy_tables.md §4: "
+      "flop + ~5 mux levels), where WS reads single pipeline registers (0.072 pJ/B, Aladdin). A PE's run of "
+      "`g·S` products for one pixel accumulates in the MAC's accumulator register (a flop, WS's price) and meets "
+      "the psum from above once per run through the 4x32 b PRF (archsim/mapping/ews.py). This RF premium is "
+      f"about as large as the SRAM savings — the main reason the energy-efficiency ratio is near 1 here while "
+      f"the paper reports 1.35-2.48x: the RF columns together cost {-rf.max():.1f}-{-rf.min():.1f} % of WS's "
+      "energy.")
     w("* **DRAM (~0).** Both designs move the same bytes (see above), so DRAM, the largest single component, "
       "does not differ. The EWS paper's gain must come from on-chip energy; in this model on-chip energy is "
       "dominated by per-MAC register traffic, which EWS increases.")
@@ -150,12 +152,10 @@ def write_readme(table: pd.DataFrame, path: Path, argv_line: str, elapsed_s: flo
     ews_rows = table[(table["study"] == "main") & (table["design"] == "ews") & (table["bandwidth"] == "LPDDR4")]
     if "e_psum_rf_at_register_price_uj" in ews_rows.columns:
         w("")
-        w("**Psum accumulation price — a what-if, not the model.** When an EWS PE walks its `g·S` weights "
-          "pixel by pixel, the running sum of one pixel can sit in a single accumulator register (WS's price) "
-          "rather than in the PRF; only the unit-major order (psums of several pixels waiting in the PRF) needs "
-          "the RF. The current event vocabulary cannot tell the cost model which (all `psum_rf` bytes are priced "
-          "at the PRF depth), so the model is pessimistic for EWS here. Re-pricing *all* EWS psum register bytes "
-          "at the plain-register price bounds the effect:\n")
+        w("**Psum price — a what-if bound, not the model.** The model already keeps a pixel's running sum in "
+          "the MAC's accumulator register; the once-per-run hand-off still goes through the PRF at its depth's "
+          "price. Re-pricing *all* EWS psum register bytes (accumulator and PRF) at the plain-register price "
+          "bounds what a cheaper PRF could add:\n")
         w("| network | array | EWS/WS energy eff. (model) | same, psum at register price (bound) |")
         w("|---|---|---|---|")
         base = table[(table["study"] == "main") & (table["bandwidth"] == "LPDDR4")]

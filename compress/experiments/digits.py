@@ -451,6 +451,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--investigate", action="store_true",
                         help="same protocol on the small 32/64/64 CNN (writes digits_small_*)")
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (0..N-1); default: the setup's 3")
+    parser.add_argument("--ratios", default=None, help="comma-separated target ratios (default: the setup's)")
+    parser.add_argument("--finetune-epochs", type=int, default=None, help="fine-tuning epochs (default: the setup's)")
+    parser.add_argument("--prefix", default=None, help="output file prefix (default digits, or digits_small)")
     parser.add_argument("--out", default="results/compress", help="output folder (default results/compress)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the setup's 1)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -472,13 +475,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.seeds < 1:
                 raise ArchsimInputError("--seeds must be >= 1")
             setup = replace(setup, seeds=tuple(range(args.seeds)))
+        if args.ratios is not None:
+            try:
+                ratios = tuple(float(r) for r in args.ratios.split(","))
+            except ValueError:
+                raise ArchsimInputError(f"--ratios must be comma-separated numbers, got {args.ratios!r}") from None
+            setup = replace(setup, ratios=ratios)
+        if args.finetune_epochs is not None:
+            if args.finetune_epochs < 0:
+                raise ArchsimInputError("--finetune-epochs must be >= 0")
+            setup = replace(setup, finetune_epochs=args.finetune_epochs)
+        prefix = args.prefix or prefix
         result = run_digits(setup, progress=not args.no_progress)
     except ArchsimInputError as err:
         print(f"digits: error: {err}", file=sys.stderr)
         return 2
     command = ("python -m compress.experiments.digits" + (" --quick" if args.quick else "")
                + (" --investigate" if args.investigate else "")
-               + (f" --seeds {args.seeds}" if args.seeds is not None else "") + f" --out {args.out}")
+               + (f" --seeds {args.seeds}" if args.seeds is not None else "")
+               + (f" --ratios {args.ratios}" if args.ratios is not None else "")
+               + (f" --finetune-epochs {args.finetune_epochs}" if args.finetune_epochs is not None else "")
+               + (f" --prefix {args.prefix}" if args.prefix else "") + f" --out {args.out}")
     paths = write_outputs(result, Path(args.out), command, prefix)
     from compress.experiments.readme import write_readme
 

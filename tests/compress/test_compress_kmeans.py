@@ -177,3 +177,36 @@ def test_cuda_matches_cpu_and_is_deterministic():
     assert torch.equal(gpu1.codebook, gpu2.codebook) and torch.equal(gpu1.assignments, gpu2.assignments)
     assert (gpu1.assignments == cpu.assignments).float().mean() > 0.99
     assert gpu1.inertia == pytest.approx(cpu.inertia, rel=1e-3)
+
+
+@pytest.mark.parametrize("nm", [(1, 4), (2, 4)])
+def test_pattern_grouped_path_matches_the_loop_reference(monkeypatch, nm):
+    """N:M masks have few distinct patterns; the grouped assignment (scores on kept coordinates only)
+    must give exactly the masked Lloyd iterations of mvq.md §1.4."""
+    import compress.kmeans as km
+
+    monkeypatch.setattr(km, "GROUPED_MIN_ROWS", 1)
+    x = _data(n=240, d=8, seed=6, dtype=torch.float64)
+    mask = nm_mask(x, *nm)
+    assert km._Data(x, mask, 64).groups is not None  # the grouped path is the one under test
+    start = kmeans(x, 6, mask=mask, iterations=0, seed=1).codebook
+    ours = kmeans(x, 6, mask=mask, iterations=8, seed=1, chunk_size=50)  # windows cut through patterns
+    assert torch.bincount(ours.assignments, minlength=6).min() > 0
+    ref_book, ref_codes = _reference_masked_lloyd(x.numpy(), mask.numpy(), start.numpy(), 8)
+    assert np.array_equal(ours.assignments.numpy(), ref_codes)
+    np.testing.assert_allclose(ours.codebook.numpy(), ref_book, rtol=1e-12, atol=1e-12)
+
+
+def test_grouped_and_side_by_side_paths_agree(monkeypatch):
+    import compress.kmeans as km
+
+    x = _data(n=20_000, d=16, seed=2, dtype=torch.float64)
+    mask = nm_mask(x, 1, 4)
+    assert km._Data(x, mask, 4096).groups is not None  # 256 patterns x 64 rows <= 20,000: grouped by default
+    grouped = kmeans(x, 32, mask=mask, iterations=10, seed=4, chunk_size=4096)
+    monkeypatch.setattr(km, "GROUPED_MIN_ROWS", 10**9)
+    assert km._Data(x, mask, 4096).groups is None
+    side = kmeans(x, 32, mask=mask, iterations=10, seed=4, chunk_size=4096)
+    assert torch.equal(grouped.assignments, side.assignments)
+    torch.testing.assert_close(grouped.codebook, side.codebook, rtol=1e-10, atol=1e-12)
+    assert grouped.inertia == pytest.approx(side.inertia, rel=1e-10)

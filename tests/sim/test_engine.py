@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from archsim.schedule import LayerSchedule, Tile, Transfer
 from archsim.sim import DramTiming, simulate_schedule
-from conftest import make_design
+from sim_helpers import make_design
 from toymapper import scalesim_ws_cycles, toy_ws_schedule
 from workloads.layer import conv2d, linear
 

@@ -15,7 +15,7 @@ from archsim.design import load_design
 from archsim.results import combine
 from archsim.schedule import LayerSchedule, Tile
 from archsim.sim import simulate_schedule
-from conftest import make_design, toy_mapper
+from sim_helpers import make_design, toy_mapper
 from workloads.layer import conv2d, linear
 from workloads.network import Network
 
