@@ -16,6 +16,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from archsim.validation import apply_dotted_overrides, input_error
 from workloads.errors import ArchsimInputError
 
 PRESET_DIR = Path(__file__).parent / "presets"
@@ -197,17 +198,7 @@ class Design(_Strict):
 
     def with_overrides(self, **changes: object) -> "Design":
         """A copy with dotted-path overrides, e.g. ``{"array.rows": 32}``; validated again."""
-        data = self.model_dump()
-        for dotted, value in changes.items():
-            node = data
-            *parents, leaf = dotted.split(".")
-            for p in parents:
-                if not isinstance(node.get(p), dict):
-                    raise ArchsimInputError(f"design override {dotted!r}: {p!r} is not a section of the design")
-                node = node[p]
-            if leaf not in node:
-                raise ArchsimInputError(f"design override {dotted!r}: unknown field {leaf!r}")
-            node[leaf] = value
+        data = apply_dotted_overrides(self.model_dump(), changes, f"design {self.name!r}")
         return _validate(data, f"design {self.name!r} with overrides {changes}")
 
 
@@ -266,8 +257,4 @@ def _validate(data: dict, where: str) -> Design:
     try:
         return Design.model_validate(data)
     except ValidationError as err:
-        problems = []
-        for e in err.errors():
-            loc = ".".join(str(x) for x in e["loc"]) or "(top level)"
-            problems.append(f"{loc}: {e['msg']}")
-        raise ArchsimInputError(f"{where}: " + "; ".join(problems)) from None
+        raise input_error(err, where) from None

@@ -16,6 +16,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from archsim.validation import describe_validation_error
 from workloads.errors import ArchsimInputError
 
 PRESET_DIR = Path(__file__).parent / "presets"
@@ -98,10 +99,7 @@ _MODELS: dict[str, type[_Strict]] = {"permdnn": PermDnnConfig, "eie": EieConfig}
 
 
 def _format_error(origin: str, err: ValidationError) -> str:
-    first = err.errors()[0]
-    loc = ".".join(str(x) for x in first["loc"]) or "(top level)"
-    extra = f" ({len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
-    return f"{origin}: field {loc}: {first['msg']}{extra}"
+    return f"{origin}: {describe_validation_error(err)}"
 
 
 def config_from_mapping(data: dict, origin: str = "config") -> EngineConfig:

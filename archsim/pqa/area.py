@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from archsim.pqa.config import DlaConfig, PqaConfig
 from archsim.tech import TechTable, load_tech_table
 from compress.pq.facts import PqLayerFacts
+from archsim.validation import input_error
 from workloads.errors import ArchsimInputError
 
 FPGA_TABLE = Path(__file__).resolve().parents[1] / "tables" / "pqa_fpga.yaml"
@@ -57,8 +58,7 @@ def load_fpga_table(path: str | None = None) -> _Table:
     except (OSError, yaml.YAMLError) as err:
         raise ArchsimInputError(f"PQA area table {str(p)!r} cannot be read: {err}") from None
     except ValidationError as err:
-        raise ArchsimInputError(f"PQA area table {str(p)!r}: " + "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())) from None
+        raise input_error(err, f"PQA area table {str(p)!r}") from None
 
 
 def _v(section: str, name: str) -> float:

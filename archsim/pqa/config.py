@@ -19,6 +19,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from archsim.validation import apply_dotted_overrides, input_error
 from workloads.errors import ArchsimInputError
 
 PRESET_DIR = Path(__file__).parent / "presets"
@@ -108,22 +109,11 @@ class DlaConfig(_Strict):
 
 
 def _format(err: ValidationError, where: str) -> ArchsimInputError:
-    problems = [f"{'.'.join(str(x) for x in e['loc']) or '(top level)'}: {e['msg']}" for e in err.errors()]
-    return ArchsimInputError(f"{where}: " + "; ".join(problems))
+    return input_error(err, where)
 
 
 def _with_overrides(cfg, changes: dict[str, object]):
-    data = cfg.model_dump()
-    for dotted, value in changes.items():
-        node = data
-        *parents, leaf = dotted.split(".")
-        for p in parents:
-            if not isinstance(node.get(p), dict):
-                raise ArchsimInputError(f"override {dotted!r}: {p!r} is not a section of {cfg.name!r}")
-            node = node[p]
-        if leaf not in node:
-            raise ArchsimInputError(f"override {dotted!r}: unknown field {leaf!r}; fields: {', '.join(node)}")
-        node[leaf] = value
+    data = apply_dotted_overrides(cfg.model_dump(), changes, repr(cfg.name))
     try:
         return type(cfg).model_validate(data)
     except ValidationError as err:

@@ -154,7 +154,9 @@ def main(argv=None) -> int:
             f"Load: 1/5/15-minute load averages {load_start[0]:.1f}/{load_start[1]:.1f}/{load_start[2]:.1f} at the "
             f"start and {load_end[0]:.1f}/{load_end[1]:.1f}/{load_end[2]:.1f} at the end. The machine is shared with "
             "other jobs, so **absolute times were measured under load** and are pessimistic; the k-means ratios "
-            "compare runs made back to back in one process on the same data and are the robust figure.",
+            "compare runs made back to back in one process on the same data and are the robust figure. Two-thread "
+            "runs suffer most when another job holds a core (each OpenMP parallel region waits for all its "
+            "threads); `benchmarks_under_load.md` (if present) keeps a run of the same command under heavier load.",
             f"MVQ configuration: {MVQ_CONFIG}; untrained torchvision weights.", "",
             *kmeans_section(kmeans_rows)]
     if model_rows:

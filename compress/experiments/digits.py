@@ -403,7 +403,7 @@ def write_outputs(result: dict, out: Path, command: str, prefix: str = "digits")
         f"{r.ratio_target:g}x {LABELS[r.method]} {'' if r.method == 'vq' else f'{r.n}:{r.m} '}d={r.d} "
         f"(k={r.k}, {100 * r.budget_use:.1f}%)" for r in dropped.itertuples())
     text = [
-        f"## Accuracy at matched model size (digits CNN, channels {name})",
+        f"## Accuracy at matched model size (`{prefix}`: digits CNN {name}, {setup.finetune_epochs} fine-tuning epochs)",
         "",
         f"Command: `{command}`  ",
         f"Wall time: {result['total_seconds']:.0f} s on {result['threads']} CPU thread(s) "

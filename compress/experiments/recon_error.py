@@ -158,7 +158,8 @@ def _run(setup: ReconSetup, out: Path, digits: bool, progress: bool) -> dict[str
              + " (PQF clamp k = min(k, pow2_floor(n_sub/4)); same mask, k, d, init and seed for both methods).", "",
              "ResNet-50: torchvision architecture, untrained, every conv/fc weight replaced by Student-t "
              f"(df={setup.df:g}) samples x sqrt(2/fan_in), seed {setup.seed}; the first conv (3 input channels) "
-             "stays dense. Digits: the small 32/64/64 digits CNN (`SMALL_CHANNELS`, trained with seed 0; the `--investigate` model of the accuracy experiment).", "",
+             "stays dense. Digits: the small 32/64/64 digits CNN (`SMALL_CHANNELS`, trained with seed 0; the "
+             "`--investigate` model of the accuracy experiment).", "",
              "Note: the codebook is int8 with one symmetric scale per layer, so a layer whose Student-t sample "
              "holds an extreme outlier (hundreds of standard deviations) gets a coarse quantisation step for "
              "*both* methods; such layers show the largest MVQ / prune-then-VQ ratios.", ""]

@@ -14,7 +14,7 @@ from workloads.errors import ArchsimInputError
 #: (id, design YAML, workload, text the message must contain — the field and what is wrong)
 CASES = [
     ("missing_key", "name: x\nbuffers:\n  weight: {port_bits: 64}\n", "resnet20",
-     "buffers.weight.capacity_bytes: Field required"),
+     "buffers.weight.capacity_bytes: is missing; add it"),
     ("unknown_key", "name: x\narray: {rows: 8, colums: 8}\n", "resnet20", "array.colums"),
     ("unknown_top_key", "name: x\nclock_mhz: 500\n", "resnet20", "clock_mhz"),
     ("zero_rows", "name: x\narray: {rows: 0, cols: 8}\n", "resnet20", "array.rows"),

@@ -1,0 +1,427 @@
+"""Check a workload's layers in functional mode against torch and against the timing model.
+
+`check_workload(workload, design, ...)` is what ``archsim run --functional`` runs. For every selected
+conv / linear layer it
+
+1. draws seeded random float weights (torch) and compresses them with the *design's* weight
+   format, through the same `CompressionConfig` and per-layer policy the timing path uses
+   (`archsim.api.compression_config`, `compress.traces.plan_network`): dense int8 (``ws``/``ews``,
+   and layers the policy keeps dense), VQ (``ews-c``), MVQ (``ews-cm``, ``mvq``) or N:M values +
+   mask (``s2ta``) — by `compress.layer.compress_weight`, i.e. real clustering, int8 codebook;
+2. draws seeded int8 activations and runs `archsim.functional.run_functional` on the design;
+3. computes the reference: torch's convolution (float64, exact for these sums) on the weight
+   *reconstructed by compress* from its own integer tensors (``mask ⊙ codebook_int[codes]`` laid
+   out by `compress.layout.from_subvectors`) — independent of the functional loader — and asks
+   for exact equality;
+4. compares the functional counters with the timing model's events for the same layer, design and
+   trace (`archsim.api.SimContext.layer_result`, i.e. `simulate_layer`): executed MACs
+   (``pe_array.mac``), gated MACs, mux selects, codebook lookups and LZC mask decodes. Lookups and
+   decodes are compared only where the comparison is defined: the timing model counts
+   ``ceil(fold weights / d)`` lookups per fold, which equals the loader's count only when every fold
+   holds whole subvectors, and only when each fold's weights are loaded once (loop order NKM); on a
+   sparse array, mask decodes only when the weights' M is the array's. Otherwise the count is
+   reported as not compared, with the reason.
+
+A layer the policy keeps dense (e.g. the first conv) on an N:M sparse design runs in the timing
+model as the *dense fallback* (one reduction row per PE row, muxes fixed); functional mode runs it
+on the same array with ``array.pe = dense`` — a fixed mux is a dense PE — and its mux-select count
+is one static select per MAC, which is what the timing model charges.
+
+torch and compress are imported inside the functions: archsim's simulator core never imports torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from archsim.design import Design
+from workloads.errors import ArchsimInputError
+from workloads.layer import Layer, LayerKind
+from workloads.network import Network
+
+#: Default safety limit on the dense MACs of a layer checked by default (keeps resnet20 well under a minute).
+DEFAULT_MAX_MACS = 5_000_000
+#: Spread of the random float weights before compression (the int8 quantiser rescales, so any spread works).
+WEIGHT_STD = 0.1
+
+
+@dataclass(frozen=True)
+class CountCheck:
+    """One functional counter against the timing model's event for the same layer."""
+
+    name: str
+    functional: int
+    timing: float | None
+    compared: bool
+    reason: str = ""
+
+    @property
+    def agree(self) -> bool:
+        return (not self.compared) or float(self.functional) == float(self.timing)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "functional": self.functional, "timing": self.timing, "compared": self.compared,
+                "agree": self.agree, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class LayerCheck:
+    """The outcome for one layer."""
+
+    layer: str
+    shape: str
+    weight_format: str          # dense / vq / mvq / nm (what the weight path decoded)
+    array: str                  # dense / sparse N:M / dense fallback
+    folds: int                  # row folds executed (summed over repeats and column folds)
+    macs_executed: int          # MACs on a kept weight (the timing model's pe_array.mac)
+    macs_issued: int            # PE MAC slots issued (executed + gated)
+    dense_macs: int
+    max_abs_diff: int
+    match: bool
+    psum_overflow: bool
+    counts: tuple[CountCheck, ...]
+
+    @property
+    def ratio(self) -> float:
+        return self.macs_executed / self.dense_macs if self.dense_macs else float("nan")
+
+    @property
+    def counts_agree(self) -> bool:
+        return all(c.agree for c in self.counts)
+
+    @property
+    def ok(self) -> bool:
+        return self.match and self.counts_agree
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"layer": self.layer, "shape": self.shape, "weight_format": self.weight_format, "array": self.array,
+                "folds": self.folds, "macs_executed": self.macs_executed, "macs_issued": self.macs_issued,
+                "dense_macs": self.dense_macs, "ratio": self.ratio, "max_abs_diff": self.max_abs_diff,
+                "match": self.match, "psum_overflow": self.psum_overflow, "counts_agree": self.counts_agree,
+                "counts": [c.to_dict() for c in self.counts]}
+
+
+@dataclass(frozen=True)
+class FunctionalCheck:
+    """All checked layers of one workload on one design."""
+
+    workload: str
+    design: str
+    seed: int
+    max_macs: int
+    layers: tuple[LayerCheck, ...]
+    skipped: Mapping[str, tuple[str, ...]] = field(default_factory=dict)   # reason -> layer names
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.layers) and all(layer.ok for layer in self.layers)
+
+    @property
+    def mismatches(self) -> list[str]:
+        return [layer.layer for layer in self.layers if not layer.match]
+
+    @property
+    def count_mismatches(self) -> list[str]:
+        return [f"{layer.layer}: {c.name} functional {c.functional} vs timing {c.timing:g}"
+                for layer in self.layers for c in layer.counts if not c.agree]
+
+    def frame(self) -> Any:
+        """The per-layer table as a pandas DataFrame (index: layer)."""
+        import pandas as pd
+
+        rows = [{"layer": x.layer, "shape": x.shape, "format": x.weight_format, "array": x.array, "folds": x.folds,
+                 "macs_executed": x.macs_executed, "dense_macs": x.dense_macs, "ratio": x.ratio,
+                 "max_abs_diff": x.max_abs_diff, "match": x.match, "counts_agree": x.counts_agree}
+                for x in self.layers]
+        return pd.DataFrame(rows).set_index("layer")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"workload": self.workload, "design": self.design, "seed": self.seed, "max_macs": self.max_macs,
+                "ok": self.ok, "layers": [x.to_dict() for x in self.layers],
+                "skipped": {k: list(v) for k, v in self.skipped.items()}, "mismatches": self.mismatches,
+                "count_mismatches": self.count_mismatches}
+
+
+# ---- layer selection -------------------------------------------------------------------------------
+def select_layers(network: Network, names: Sequence[str] | None, max_macs: int) -> tuple[list[Layer], dict]:
+    """The layers to check and ``{reason: names}`` of the skipped ones.
+
+    Without ``names``: every conv/linear layer with at most ``max_macs`` dense MACs. With ``names``:
+    exactly those layers, each of which must exist, be conv/linear and respect ``max_macs``."""
+    if not isinstance(max_macs, (int, np.integer)) or isinstance(max_macs, bool) or max_macs <= 0:
+        raise ArchsimInputError(f"--max-macs must be a positive number of dense MACs per layer, got {max_macs!r}")
+    by_name = {layer.name: layer for layer in network}
+    if names:
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            known = ", ".join(list(by_name)[:8])
+            raise ArchsimInputError(f"--layers: network {network.name!r} has no layer(s) {unknown}; its layers are "
+                                    f"{known}{', ...' if len(by_name) > 8 else ''} (`archsim workloads show "
+                                    f"{network.name}`)")
+        picked = [by_name[n] for n in dict.fromkeys(names)]
+        for layer in picked:
+            if layer.kind is LayerKind.MATMUL:
+                raise ArchsimInputError(f"--layers: layer {layer.name!r} is a matmul; functional mode runs conv and "
+                                        f"linear layers only (a matmul's right operand is an activation, not a "
+                                        f"stored weight) — drop it from --layers")
+            if layer.macs > max_macs:
+                raise ArchsimInputError(f"--layers: layer {layer.name!r} has {layer.macs:,} dense MACs, above "
+                                        f"--max-macs {max_macs:,}; raise --max-macs to check it")
+        return picked, {}
+    picked, skipped = [], {"matmul": [], f"over --max-macs {max_macs:,}": []}
+    for layer in network:
+        if layer.kind is LayerKind.MATMUL:
+            skipped["matmul"].append(layer.name)
+        elif layer.macs > max_macs:
+            skipped[f"over --max-macs {max_macs:,}"].append(layer.name)
+        else:
+            picked.append(layer)
+    if not picked:
+        raise ArchsimInputError(f"no conv/linear layer of {network.name!r} has at most --max-macs {max_macs:,} dense "
+                                f"MACs; raise --max-macs or pick layers with --layers")
+    return picked, {k: tuple(v) for k, v in skipped.items() if v}
+
+
+# ---- weights, activations, reference ---------------------------------------------------------------
+def _layer_seed(seed: int, index: int) -> int:
+    """A per-layer seed: the same layer index and seed always draw the same numbers."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
+def draw_weight(layer: Layer, seed: int) -> Any:
+    """Seeded N(0, WEIGHT_STD^2) float weight of the layer's torch shape."""
+    import torch
+
+    from archsim.functional.weights import expected_weight_shape
+
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(expected_weight_shape(layer), generator=g, dtype=torch.float32) * WEIGHT_STD
+
+
+def draw_activations(layer: Layer, seed: int, bits: int) -> np.ndarray:
+    """Seeded uniform signed ``bits``-bit activations in ``layer.input_shape``."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(-(2 ** (bits - 1)), 2 ** (bits - 1), size=layer.input_shape, dtype=np.int64)
+
+
+def reference_output(layer: Layer, x: np.ndarray, weight_int: Any) -> np.ndarray:
+    """Exact integer output of ``layer`` via torch float64 (every int8 x int8 sum here is < 2^53)."""
+    import torch
+    import torch.nn.functional as F
+
+    w = torch.as_tensor(np.asarray(weight_int), dtype=torch.float64)
+    xt = torch.as_tensor(np.asarray(x), dtype=torch.float64)
+    if layer.kind is LayerKind.LINEAR:
+        out = xt.reshape(layer.input_shape) @ w.T
+    else:
+        xt = F.pad(xt, (layer.pad_left, layer.pad_right, layer.pad_top, layer.pad_bottom))
+        out = F.conv2d(xt, w, stride=(layer.stride_h, layer.stride_w), dilation=(layer.dilation_h, layer.dilation_w),
+                       groups=layer.groups)
+    return out.round().to(torch.int64).numpy().reshape(layer.output_shape)
+
+
+def _reconstruct_int(cl: Any) -> Any:
+    """compress's own integer reconstruction: ``mask ⊙ codebook_int[codes]`` (or the kept ints) laid out."""
+    from compress.layout import from_subvectors
+
+    if cl.method == "nm":
+        sub = cl.values_int.long() * cl.mask
+    else:
+        sub = cl.codebook_int.long()[cl.codes]
+        if cl.mask is not None:
+            sub = sub * cl.mask
+    return from_subvectors(sub, cl.shape, cl.layout)
+
+
+def compressed_weights(layer: Layer, weight: Any, plan: Any, config: Any, trace: Any, weight_bits: int):
+    """(accelerator-facing weights, integer weight tensor for the reference) of one layer.
+
+    ``plan`` is the policy's plan (None or not compressed: dense int8 by symmetric quantisation)."""
+    from archsim.functional import DenseWeights, from_compressed
+    from compress.layer import compress_weight
+    from compress.quantize import quantize_symmetric
+
+    if plan is None or not plan.compressed:
+        q = quantize_symmetric(weight, weight_bits).values
+        return DenseWeights(q.numpy()), q.long()
+    kind = "linear" if layer.kind is LayerKind.LINEAR else "conv"
+    cl = compress_weight(weight, config, method=plan.method, name=layer.name, kind=kind, groups=layer.groups)
+    if (cl.d, cl.k, cl.n, cl.m) != (plan.d, plan.k, plan.n, plan.m):
+        raise AssertionError(f"layer {layer.name!r}: compressor and policy disagree on the geometry")
+    if trace is not None and cl.method != "nm" and (cl.d, cl.k) != (trace.d, trace.k):
+        raise AssertionError(f"layer {layer.name!r}: compressed d, k = {cl.d}, {cl.k} but the trace has "
+                             f"{trace.d}, {trace.k}")
+    return from_compressed(cl), _reconstruct_int(cl)
+
+
+# ---- counters --------------------------------------------------------------------------------------
+def _folds_hold_whole_units(layer: Layer, result: Any, unit: int, layout: str) -> bool:
+    """True when every executed fold's reduction range holds only whole ``unit``-long runs of the
+    layout (subvectors for unit = d, M-groups for unit = M) — the timing model's ``ceil(fold/d)``."""
+    from archsim.functional.lowering import k_permutation, layout_index
+
+    unit_of = layout_index(layer, layout)[k_permutation(layer, result.k_order)] // unit
+    for k0, k1 in {(f.k0, f.k1) for f in result.folds}:
+        seg = unit_of[k0:k1]
+        if seg.size != unit * np.unique(seg).size:
+            return False
+    return True
+
+
+def compare_counts(layer: Layer, result: Any, events: Mapping[tuple[str, str], float], trace: Any, weights: Any,
+                   design: Design, single_load: bool, dense_fallback: bool) -> tuple[CountCheck, ...]:
+    """The functional counters next to the timing model's events (see the module docstring)."""
+    c = result.counts
+    ev = lambda comp, act: float(events.get((comp, act), 0.0))   # noqa: E731
+    out = [CountCheck("executed MACs", c.kept_macs, ev("pe_array", "mac"), True),
+           CountCheck("gated MACs", c.macs - c.kept_macs, ev("pe_array", "gated_mac"), True)]
+    mux = c.macs if dense_fallback else c.mux_selects
+    out.append(CountCheck("mux selects", mux, ev("mux", "mux_select"), True,
+                          "dense fallback: one static select per MAC" if dense_fallback else ""))
+    fmt = weights.format
+    coded, masked = fmt in ("vq", "mvq"), fmt in ("mvq", "nm")
+    whole = True
+    if coded or masked:
+        whole = _folds_hold_whole_units(layer, result, weights.d, weights.layout)
+    why_not = "" if single_load else "the timing schedule reloads fold weights (loop order not NKM)"
+    if not why_not and not whole:
+        why_not = "a fold splits a subvector (timing counts ceil(fold weights / d))"
+    if coded:
+        out.append(CountCheck("codebook lookups", c.codebook_lookups, ev("codebook", "lookup") if not why_not else
+                              None, not why_not, why_not))
+    else:
+        out.append(CountCheck("codebook lookups", c.codebook_lookups, ev("codebook", "lookup"), True))
+    lzc = masked and trace is not None and trace.mask_encoding != "index"
+    if lzc:
+        reason = why_not
+        if not reason and result.sparse_array and weights.m != design.array.sparse_m:
+            reason = (f"weights' M={weights.m} is not the array's M={design.array.sparse_m} "
+                      f"(the loader decodes array windows)")
+        out.append(CountCheck("mask decodes", c.mask_groups, ev("decoder", "decode") if not reason else None,
+                              not reason, reason))
+    else:   # no LZC decode: dense/VQ weights, or index-encoded N:M positions that drive the muxes directly
+        out.append(CountCheck("mask decodes", c.lzc_positions, ev("decoder", "decode"), True,
+                              "index-encoded positions: no LZC" if masked else ""))
+    return tuple(out)
+
+
+# ---- the check -------------------------------------------------------------------------------------
+def _shape(layer: Layer) -> str:
+    if layer.kind is LayerKind.LINEAR:
+        return f"fc {layer.in_channels}->{layer.out_channels}" + (f" x{layer.in_h}" if layer.in_h > 1 else "")
+    g = f" g{layer.groups}" if layer.groups > 1 else ""
+    s = f" s{layer.stride_h}" if layer.stride_h > 1 or layer.stride_w > 1 else ""
+    return (f"{layer.in_channels}->{layer.out_channels} {layer.kernel_h}x{layer.kernel_w}{s}{g} "
+            f"@{layer.in_h}x{layer.in_w}")
+
+
+def check_layer(layer: Layer, index: int, design: Design, plan: Any, config: Any, trace: Any, seed: int,
+                context: Any) -> LayerCheck:
+    """Compress, run, compare one layer (see the module docstring)."""
+    from archsim.functional import run_functional
+
+    layer_seed = _layer_seed(seed, index)
+    weight = draw_weight(layer, layer_seed)
+    weights, w_int = compressed_weights(layer, weight, plan, config, trace, design.precision.weight_bits)
+    x = draw_activations(layer, layer_seed + 1, design.precision.act_bits)
+    sparse_design = design.array.pe == "nm_sparse"
+    dense_fallback = sparse_design and weights.format == "dense"
+    run_design = design
+    if dense_fallback:
+        run_design = design.with_overrides(**{"array.pe": "dense", "array.sparse_n": None, "array.sparse_m": None})
+    res = run_functional(layer, weights, x, run_design)
+    ref = reference_output(layer, x, w_int)
+    diff = np.abs(res.outputs.astype(np.int64) - ref)
+    max_diff = int(diff.max()) if diff.size else 0
+
+    timing = context.layer_result(layer, trace)
+    notes = context.mapper(layer, design, trace=trace).notes
+    counts = compare_counts(layer, res, timing.counters.events, trace, weights, design,
+                            single_load=" NKM" in f" {notes}", dense_fallback=dense_fallback)
+    array = (f"sparse {design.array.sparse_n}:{design.array.sparse_m}" if res.sparse_array
+             else "dense fallback" if dense_fallback else "dense")
+    return LayerCheck(layer=layer.name, shape=_shape(layer), weight_format=weights.format, array=array,
+                      folds=res.counts.row_folds, macs_executed=res.counts.kept_macs, macs_issued=res.counts.macs,
+                      dense_macs=layer.macs, max_abs_diff=max_diff, match=max_diff == 0 and ref.shape ==
+                      res.outputs.shape, psum_overflow=res.psum_overflow, counts=counts)
+
+
+def check_workload(workload: str | Network, design: str | Path | Design, *, layers: Sequence[str] | None = None,
+                   max_macs: int = DEFAULT_MAX_MACS, seed: int = 0, compression: Any = None,
+                   overrides: Mapping[str, Any] | None = None, batch: int | None = None,
+                   progress: bool = False) -> FunctionalCheck:
+    """Run the selected layers of ``workload`` in functional mode on ``design`` and check them
+    against torch and against the timing model (see the module docstring)."""
+    import torch
+
+    from archsim.api import SimContext, compression_config, resolve_design, resolve_workload
+    from compress.traces import plan_network, structural_trace_for
+
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ArchsimInputError(f"--seed must be a non-negative integer, got {seed!r}")
+    des = resolve_design(design, overrides)
+    network = resolve_workload(workload, batch)
+    picked, skipped = select_layers(network, layers, max_macs)
+    config = compression_config(des, compression)
+    plans: dict[str, Any] = {}
+    if config is not None:
+        plans = {layer.name: plan for layer, plan in zip(network, plan_network(network, config)) if plan is not None}
+    context = SimContext(des)
+    index = {layer.name: i for i, layer in enumerate(network)}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)          # reproducible k-means and polite on a shared machine
+    try:
+        todo: Iterable[Layer] = picked
+        if progress:
+            from tqdm import tqdm
+
+            todo = tqdm(picked, desc=f"functional {network.name} on {des.name}", unit="layer")
+        results = []
+        for layer in todo:
+            plan = plans.get(layer.name)
+            trace = structural_trace_for(layer, plan, config) if config is not None else None
+            results.append(check_layer(layer, index[layer.name], des, plan, config, trace, seed, context))
+    finally:
+        torch.set_num_threads(threads)
+    return FunctionalCheck(workload=network.name, design=des.name, seed=int(seed), max_macs=int(max_macs),
+                           layers=tuple(results), skipped=skipped)
+
+
+def format_report(check: FunctionalCheck) -> str:
+    """The per-layer table, the skipped layers, count mismatches and a final verdict line."""
+    frame = check.frame()
+    view = frame[["shape", "format", "array", "folds", "macs_executed", "dense_macs", "ratio", "max_abs_diff",
+                  "match", "counts_agree"]].copy()
+    view = view.rename(columns={"macs_executed": "MACs executed", "dense_macs": "dense MACs",
+                                "max_abs_diff": "max |diff|", "counts_agree": "counts agree"})
+    yes_no = {True: "yes", False: "NO"}
+    view["match"] = view["match"].map(yes_no)
+    view["counts agree"] = view["counts agree"].map(yes_no)
+    lines = [f"functional check: {check.workload} on {check.design} (seed {check.seed}), "
+             f"{len(check.layers)} layer(s) vs torch conv on the reconstructed int weights and the timing model's "
+             f"events",
+             view.to_string(formatters={"MACs executed": "{:,}".format, "dense MACs": "{:,}".format,
+                                        "ratio": "{:.3f}".format})]
+    if check.skipped:
+        lines.append("skipped: " + "; ".join(f"{reason}: {', '.join(names)}" for reason, names in check.skipped.items()))
+    not_compared = sorted({f"{c.name} ({c.reason})" for x in check.layers for c in x.counts if not c.compared})
+    if not_compared:
+        lines.append("not compared on some layers: " + "; ".join(not_compared))
+    for line in check.count_mismatches:
+        lines.append(f"count mismatch: {line}")
+    n_match = sum(x.match for x in check.layers)
+    n_counts = sum(x.counts_agree for x in check.layers)
+    verdict = "OK" if check.ok else "FAILED"
+    lines.append(f"{verdict}: {n_match}/{len(check.layers)} layers match torch exactly, "
+                 f"{n_counts}/{len(check.layers)} agree with the timing model's counts")
+    return "\n".join(lines)
+
+
+__all__ = ["CountCheck", "LayerCheck", "FunctionalCheck", "check_workload", "check_layer", "select_layers",
+           "compressed_weights", "reference_output", "format_report", "DEFAULT_MAX_MACS"]
