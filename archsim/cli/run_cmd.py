@@ -41,6 +41,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--mask-encoding", choices=["bitmap", "combinatorial", "index"], help="mask storage")
     c.add_argument("--exclude", action="append", default=[], metavar="PATTERN",
                    help="layer names (fnmatch) kept dense (repeatable)")
+    f = p.add_argument_group(
+        "functional mode", "--functional pushes seeded random int8 numbers through each layer's mapped schedule "
+        "(weights compressed in the design's format: codebook decode, LZC masks, sparse muxes) and checks the outputs "
+        "against torch's convolution on the reconstructed weights, and the counters against the timing model's "
+        "events. Exit status 0 when every layer matches, 1 otherwise (archsim.functional.check).")
+    f.add_argument("--functional", action="store_true", help="run the functional (numeric) check instead of timing")
+    f.add_argument("--layers", action="append", metavar="NAME[,NAME...]",
+                   help="layers to check (default: every conv/linear layer within --max-macs; repeatable)")
+    f.add_argument("--max-macs", metavar="N", help="largest layer (dense MACs) to check (default 5e6)")
+    f.add_argument("--seed", type=int, help="seed of the random weights and activations (default 0)")
     p.add_argument("--progress", action="store_true", help="progress bar over layers (stderr)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.add_argument("--csv", metavar="PATH", help="also write the per-layer table as CSV to PATH")
@@ -91,6 +101,11 @@ def run(args: argparse.Namespace) -> int:
     design = resolve_design(args.design, overrides_from_args(args))  # validate the design before the workload
     network = load_workload(args.workload, args.batch)
     compression = compression_from_args(args)
+    if getattr(args, "functional", False):
+        return run_functional_check(args, network, design, compression)
+    given = [flag for flag in ("layers", "max_macs", "seed") if getattr(args, flag, None) is not None]
+    if given:
+        raise ArchsimInputError(f"--{given[0].replace('_', '-')} applies only with --functional")
     if compression and args.traces:
         raise ArchsimInputError("--traces and the structural-compression flags (--n/--m/--d/--k/--method/"
                                 "--mask-encoding/--exclude) exclude each other; the traces already fix the compression")
@@ -106,6 +121,28 @@ def run(args: argparse.Namespace) -> int:
         return 0
     _print_text(result, table)
     return 0
+
+
+def run_functional_check(args: argparse.Namespace, network: Any, design: Any, compression: Any) -> int:
+    """``--functional``: `archsim.functional.check.check_workload`, printed; exit 0 iff every layer checks."""
+    from archsim.functional.check import check_workload, format_report, parse_layer_names, parse_max_macs
+
+    if args.traces:
+        raise ArchsimInputError("--traces does not apply with --functional: functional mode draws and compresses its "
+                                "own weights in the design's format (use --n/--m/--d/--k/--method to change it)")
+    check = check_workload(network, design, layers=parse_layer_names(args.layers),
+                           max_macs=parse_max_macs(args.max_macs), seed=0 if args.seed is None else args.seed,
+                           compression=compression, progress=args.progress)
+    if args.csv:
+        try:
+            check.frame().to_csv(args.csv)
+        except OSError as err:
+            raise ArchsimInputError(f"--csv {args.csv!r}: cannot write ({err.strerror})") from None
+    if args.json:
+        print(json.dumps(_jsonable(check.to_dict()), indent=1))
+    else:
+        print(format_report(check))
+    return 0 if check.ok else 1
 
 
 def _jsonable(x: Any) -> Any:

@@ -32,7 +32,6 @@ torch and compress are imported inside the functions: archsim's simulator core n
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,6 +148,31 @@ class FunctionalCheck:
 
 
 # ---- layer selection -------------------------------------------------------------------------------
+def parse_max_macs(value: object) -> int:
+    """``--max-macs`` as a positive int (``5e6`` and ``5000000`` both work); None gives the default."""
+    if value is None:
+        return DEFAULT_MAX_MACS
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not math.isfinite(number) or number <= 0 or number != int(number):
+        raise ArchsimInputError(f"--max-macs must be a positive whole number of dense MACs per layer (e.g. 5e6), "
+                                f"got {value!r}")
+    return int(number)
+
+
+def parse_layer_names(values: Sequence[str] | None) -> list[str] | None:
+    """``--layers a,b --layers c`` -> ``[a, b, c]`` (None when not given)."""
+    if not values:
+        return None
+    names = [name.strip() for value in values for name in value.split(",")]
+    if any(not name for name in names):
+        raise ArchsimInputError(f"--layers: empty layer name in {','.join(values)!r}; give comma-separated names, "
+                                f"e.g. --layers layer1.0.conv1,fc")
+    return names
+
+
 def select_layers(network: Network, names: Sequence[str] | None, max_macs: int) -> tuple[list[Layer], dict]:
     """The layers to check and ``{reason: names}`` of the skipped ones.
 
@@ -409,7 +433,7 @@ def format_report(check: FunctionalCheck) -> str:
              view.to_string(formatters={"MACs executed": "{:,}".format, "dense MACs": "{:,}".format,
                                         "ratio": "{:.3f}".format})]
     if check.skipped:
-        lines.append("skipped: " + "; ".join(f"{reason}: {', '.join(names)}" for reason, names in check.skipped.items()))
+        lines.append("skipped: " + "; ".join(f"{why}: {', '.join(names)}" for why, names in check.skipped.items()))
     not_compared = sorted({f"{c.name} ({c.reason})" for x in check.layers for c in x.counts if not c.compared})
     if not_compared:
         lines.append("not compared on some layers: " + "; ".join(not_compared))
@@ -424,4 +448,5 @@ def format_report(check: FunctionalCheck) -> str:
 
 
 __all__ = ["CountCheck", "LayerCheck", "FunctionalCheck", "check_workload", "check_layer", "select_layers",
-           "compressed_weights", "reference_output", "format_report", "DEFAULT_MAX_MACS"]
+           "compressed_weights", "reference_output", "format_report", "parse_max_macs", "parse_layer_names",
+           "DEFAULT_MAX_MACS"]
