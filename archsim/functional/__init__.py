@@ -44,6 +44,17 @@ Bad input — weights that do not match the layer, an N:M the array does not sup
 multiple of M, codes outside the codebook, a mask that is not N:M, values wider than the
 design's precision — raises one `workloads.errors.ArchsimInputError` naming the field and the fix.
 
+From the command line
+---------------------
+``archsim run --workload W --design D --functional [--layers a,b] [--max-macs N] [--seed S]`` runs
+`archsim.functional.check.check_workload`: every selected conv/linear layer gets seeded random
+weights compressed in the design's format by `compress` (same `CompressionConfig` and policy as the
+timing path; ``--n/--m/--d/--k/--method`` override it) and seeded int8 activations; its outputs must
+equal torch's convolution on compress's own integer reconstruction exactly, and its counters
+(executed/gated MACs, mux selects, codebook lookups and LZC decodes where folds hold whole
+subvectors) must equal the timing model's events for the same layer. Exit 0 iff every layer passes.
+That module (and only it) imports torch and compress, inside its functions.
+
 Not modelled here: timing (the SimPy engine's business), bias and requantisation after the
 array, activation sparsity (S2TA's activation DBB), matmul layers.
 """

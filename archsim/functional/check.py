@@ -22,8 +22,9 @@ conv / linear layer it
    sparse array, mask decodes only when the weights' M is the array's. Otherwise the count is
    reported as not compared, with the reason.
 
-A layer the policy keeps dense (e.g. the first conv) on an N:M sparse design runs in the timing
-model as the *dense fallback* (one reduction row per PE row, muxes fixed); functional mode runs it
+A layer the sparse array cannot run sparsely — one the policy keeps dense (first conv, depthwise), or
+VQ weights (``--method vq``) — runs in the timing model on an N:M sparse design as the *dense
+fallback* (one reduction row per PE row, muxes fixed); functional mode runs it
 on the same array with ``array.pe = dense`` — a fixed mux is a dense PE — and its mux-select count
 is one static select per MAC, which is what the timing model charges.
 
@@ -206,6 +207,9 @@ def select_layers(network: Network, names: Sequence[str] | None, max_macs: int) 
             skipped[f"over --max-macs {max_macs:,}"].append(layer.name)
         else:
             picked.append(layer)
+    if not picked and len(skipped["matmul"]) == len(network.layers):
+        raise ArchsimInputError(f"network {network.name!r} has only matmul layers; functional mode runs conv and "
+                                f"linear layers (a matmul's right operand is an activation, not a stored weight)")
     if not picked:
         raise ArchsimInputError(f"no conv/linear layer of {network.name!r} has at most --max-macs {max_macs:,} dense "
                                 f"MACs; raise --max-macs or pick layers with --layers")
@@ -354,8 +358,11 @@ def check_layer(layer: Layer, index: int, design: Design, plan: Any, config: Any
     weight = draw_weight(layer, layer_seed)
     weights, w_int = compressed_weights(layer, weight, plan, config, trace, design.precision.weight_bits)
     x = draw_activations(layer, layer_seed + 1, design.precision.act_bits)
-    sparse_design = design.array.pe == "nm_sparse"
-    dense_fallback = sparse_design and weights.format == "dense"
+    from archsim.mapping.compressed import plan_weight_path
+
+    # the timing model runs a layer whose trace the sparse array cannot use sparsely (dense, VQ) as the
+    # dense fallback: one reduction row per PE row, muxes fixed — functionally a dense array
+    dense_fallback = design.array.pe == "nm_sparse" and not plan_weight_path(layer, design, trace).sparse
     run_design = design
     if dense_fallback:
         run_design = design.with_overrides(**{"array.pe": "dense", "array.sparse_n": None, "array.sparse_m": None})
