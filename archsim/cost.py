@@ -91,7 +91,7 @@ def _macro(cfg: BufferConfig, options: CostOptions) -> tuple[int, int]:
     """(bytes per macro, number of macros) of a buffer."""
     if not options.sram_macro_per_bank_half:
         return cfg.capacity_bytes, 1
-    n = cfg.banks * (2 if cfg.double_buffered else 1)
+    n = cfg.banks * cfg.halves
     return max(1, cfg.capacity_bytes // n), n
 
 

@@ -86,6 +86,16 @@ class BufferConfig(_Strict):
     banks: int = Field(1, ge=1, le=256, description="banks; accesses per cycle = banks")
     double_buffered: bool = Field(True, description="split in two halves so the next tile loads while this one computes")
 
+    @property
+    def halves(self) -> int:
+        """Independent halves: 2 when double buffered (one fills while the other is used), else 1."""
+        return 2 if self.double_buffered else 1
+
+    @property
+    def half_bytes(self) -> float:
+        """Bytes one tile (or one layer's codebook) may occupy: the capacity of one half."""
+        return self.capacity_bytes / self.halves
+
 
 class CodebookConfig(BufferConfig):
     """The codebook store of a VQ design (MVQ's codebook register file, CRF). Holds the current
@@ -182,7 +192,7 @@ class Design(_Strict):
             if cb is None:
                 raise ValueError(f"weights.format={w.format} decodes codebooks: add buffers.codebook "
                                  f"(kind, capacity_bytes, read_ports)")
-            slot = cb.capacity_bytes / (2 if cb.double_buffered else 1)
+            slot = cb.half_bytes
             if w.codebook_bytes > slot:
                 raise ValueError(f"buffers.codebook holds {slot:.0f} B per layer but a k={w.k}, d={w.d}, "
                                  f"{w.codebook_bits}-bit codebook needs {w.codebook_bytes:.0f} B; raise "

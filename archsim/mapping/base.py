@@ -125,10 +125,6 @@ class FoldModel(Protocol):
         """On-chip events of the tile except the output buffer (which the loop nest counts)."""
 
 
-def half(capacity: int, double_buffered: bool) -> float:
-    return capacity / 2 if double_buffered else float(capacity)
-
-
 def weight_scale_of(layer: Layer, trace: object | None) -> float:
     """DRAM weight bytes per dense weight byte: 1 for dense, ``weight_bits_total/8 / weight_bytes`` with a trace."""
     if trace is None:
@@ -219,8 +215,8 @@ def build_schedule(model: FoldModel, layer: Layer, design: Design, trace: object
 def _setup(model: FoldModel, layer: Layer, design: Design, trace: object | None) -> _Setup:
     geo = Geometry.of(layer, design.precision.psum_bits)
     bufs = design.buffers
-    w_half = half(bufs.weight.capacity_bytes, bufs.weight.double_buffered)
-    in_half = half(bufs.input.capacity_bytes, bufs.input.double_buffered)
+    w_half = bufs.weight.half_bytes
+    in_half = bufs.input.half_bytes
     w_scale = weight_scale_of(layer, trace)
     folds = tuple(model.row_folds(geo, design))
     C = design.array.cols
@@ -231,7 +227,7 @@ def _setup(model: FoldModel, layer: Layer, design: Design, trace: object | None)
             f"weight buffer holds {w_half:.0f} per half; raise buffers.weight.capacity_bytes")
     return _Setup(model=model, layer=layer, design=design, geo=geo, folds=folds, R=design.array.rows, C=C,
                   in_half=in_half, w_half=w_half,
-                  out_half=half(bufs.output.capacity_bytes, bufs.output.double_buffered), w_scale=w_scale,
+                  out_half=bufs.output.half_bytes, w_scale=w_scale,
                   col_folds=ceil_div(geo.n, C), resident=geo.repeat_input_bytes <= in_half)
 
 

@@ -129,7 +129,7 @@ def plan_weight_path(layer: Layer, design: Design, trace: Trace | None) -> Weigh
         if trace.d < 1 or trace.k < 1:
             raise ArchsimInputError(f"layer {name!r}: a {fmt.value} trace needs d >= 1 and k >= 1 "
                                     f"(got d={trace.d}, k={trace.k})")
-        slot = cb.capacity_bytes / (2 if cb.double_buffered else 1)
+        slot = cb.half_bytes
         if trace.codebook_bytes > slot:
             raise ArchsimInputError(f"layer {name!r}: its codebook needs {trace.codebook_bytes:.0f} B (k={trace.k}, "
                                     f"d={trace.d}, {trace.codebook_value_bits}-bit values) but the codebook store of "

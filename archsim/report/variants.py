@@ -168,7 +168,7 @@ def prepare(name: str, params: CompressionParams, rows: int | None = None, cols:
         bits = w.codebook_bits
         kept = Fraction(params.n, params.m) if (sparse and w.format == "mvq") else Fraction(1)
         o["buffers.codebook.capacity_bytes"] = max(64, math.ceil(params.k * params.d * bits / 8)
-                                                   * (2 if cb.double_buffered else 1))
+                                                   * cb.halves)
         o["buffers.codebook.port_bits"] = min(4096, max(8, params.d * bits))
         o["buffers.codebook.read_ports"] = min(256, max(1, math.ceil(cols * wl / (params.d * kept))))
     if w.format in ("nm", "mvq") and w.mask_encoding == "bitmap":

@@ -25,7 +25,7 @@ class SramBuffer:
         self.env = env
         self.name = name
         self.config = config
-        self.slots = 2 if config.double_buffered else 1
+        self.slots = config.halves
         self.slot_bytes = config.capacity_bytes / self.slots
         self.port_bytes = config.port_bits / 8
         #: peak bytes per cycle the buffer can accept (all banks written in parallel)
