@@ -13,10 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from archsim.validation import apply_dotted_overrides, input_error
+from archsim.validation import apply_dotted_overrides, input_error, read_yaml_mapping
 from workloads.errors import ArchsimInputError
 
 PRESET_DIR = Path(__file__).parent / "presets"
@@ -251,14 +250,7 @@ def load_design(name_or_path: str | Path) -> Design:
         if not path.exists():
             raise ArchsimInputError(f"unknown design {str(name_or_path)!r}; presets: {', '.join(list_presets())}, "
                                     f"or give a path to a .yaml file")
-    if not path.exists():
-        raise ArchsimInputError(f"design file {str(path)!r} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ArchsimInputError(f"design file {str(path)!r} is not valid YAML: {' '.join(str(err).split())}") from None
-    if not isinstance(data, dict):
-        raise ArchsimInputError(f"design file {str(path)!r} must hold a mapping of fields (name, dataflow, array, ...)")
+    data = read_yaml_mapping(path, "design file", "fields (name, dataflow, array, ...)")
     data.setdefault("name", path.stem)
     return _validate(data, str(path))
 

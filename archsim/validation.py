@@ -9,8 +9,10 @@ logic here means every config speaks the same language.
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any, Mapping
 
+import yaml
 from pydantic import ValidationError
 
 from workloads.errors import ArchsimInputError
@@ -55,4 +57,18 @@ def apply_dotted_overrides(data: Mapping[str, Any], changes: Mapping[str, object
     return out
 
 
-__all__ = ["FRIENDLY", "apply_dotted_overrides", "describe_validation_error", "input_error"]
+def read_yaml_mapping(path: Path, what: str = "config file", expect: str = "fields") -> dict[str, Any]:
+    """The mapping a YAML config file holds; a missing file, bad YAML or a non-mapping is one input error."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArchsimInputError(f"{what} {str(path)!r} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ArchsimInputError(f"{what} {str(path)!r} is not valid YAML: {' '.join(str(err).split())}") from None
+    if not isinstance(data, dict):
+        raise ArchsimInputError(f"{what} {str(path)!r} must hold a mapping of {expect}")
+    return data
+
+
+__all__ = ["FRIENDLY", "apply_dotted_overrides", "describe_validation_error", "input_error", "read_yaml_mapping"]

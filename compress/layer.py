@@ -103,6 +103,18 @@ class CompressedLayer:
         """The weight in its original shape: ``mask * codebook[codes]`` laid back out."""
         return from_subvectors(self.subvectors(codebook), self.shape, self.layout)
 
+    def reconstruct_int(self) -> torch.Tensor:
+        """The weight as the accelerator sees it, in integers (int64, original shape):
+        ``mask * codebook_int[codes]``, or the ``nm`` method's kept integers. Scaling by ``scale`` gives
+        `reconstruct`; a functional check compares integer arithmetic against this."""
+        if self.method == "nm":
+            sub = self.values_int.long() * self.mask
+        else:
+            sub = self.codebook_int.long()[self.codes]
+            if self.mask is not None:
+                sub = sub * self.mask
+        return from_subvectors(sub, self.shape, self.layout)
+
     # ---- storage -----------------------------------------------------------------------------
     def storage_bits(self) -> dict[str, int]:
         """Bits of each stored part, counted from the tensors themselves.

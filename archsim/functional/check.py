@@ -11,7 +11,7 @@ conv / linear layer it
 2. draws seeded int8 activations and runs `archsim.functional.run_functional` on the design;
 3. computes the reference: torch's convolution (float64, exact for these sums) on the weight
    *reconstructed by compress* from its own integer tensors (``mask ⊙ codebook_int[codes]`` laid
-   out by `compress.layout.from_subvectors`) — independent of the functional loader — and asks
+   out by `CompressedLayer.reconstruct_int`) — independent of the functional loader — and asks
    for exact equality;
 4. compares the functional counters with the timing model's events for the same layer, design and
    trace (`archsim.api.SimContext.layer_result`, i.e. `simulate_layer`): executed MACs
@@ -254,19 +254,6 @@ def reference_output(layer: Layer, x: np.ndarray, weight_int: Any) -> np.ndarray
     return out.round().to(torch.int64).numpy().reshape(layer.output_shape)
 
 
-def _reconstruct_int(cl: Any) -> Any:
-    """compress's own integer reconstruction: ``mask ⊙ codebook_int[codes]`` (or the kept ints) laid out."""
-    from compress.layout import from_subvectors
-
-    if cl.method == "nm":
-        sub = cl.values_int.long() * cl.mask
-    else:
-        sub = cl.codebook_int.long()[cl.codes]
-        if cl.mask is not None:
-            sub = sub * cl.mask
-    return from_subvectors(sub, cl.shape, cl.layout)
-
-
 def compressed_weights(layer: Layer, weight: Any, plan: Any, config: Any, trace: Any, weight_bits: int):
     """(accelerator-facing weights, integer weight tensor for the reference) of one layer.
 
@@ -285,7 +272,7 @@ def compressed_weights(layer: Layer, weight: Any, plan: Any, config: Any, trace:
     if trace is not None and cl.method != "nm" and (cl.d, cl.k) != (trace.d, trace.k):
         raise AssertionError(f"layer {layer.name!r}: compressed d, k = {cl.d}, {cl.k} but the trace has "
                              f"{trace.d}, {trace.k}")
-    return from_compressed(cl), _reconstruct_int(cl)
+    return from_compressed(cl), cl.reconstruct_int()
 
 
 # ---- counters --------------------------------------------------------------------------------------

@@ -16,10 +16,9 @@ import math
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from archsim.validation import apply_dotted_overrides, input_error
+from archsim.validation import apply_dotted_overrides, input_error, read_yaml_mapping
 from workloads.errors import ArchsimInputError
 
 PRESET_DIR = Path(__file__).parent / "presets"
@@ -121,15 +120,7 @@ def _with_overrides(cfg, changes: dict[str, object]):
 
 
 def _read_yaml(path: Path) -> dict:
-    if not path.exists():
-        raise ArchsimInputError(f"config file {str(path)!r} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ArchsimInputError(f"config file {str(path)!r} is not valid YAML: {' '.join(str(err).split())}") from None
-    if not isinstance(data, dict):
-        raise ArchsimInputError(f"config file {str(path)!r} must hold a mapping of fields")
-    return data
+    return read_yaml_mapping(path)
 
 
 def load_memory(name: str) -> MemoryConfig:

@@ -1,6 +1,6 @@
 """Reference arithmetic for the functional-mode tests: torch on the reconstructed integer weights.
 
-Independent of `archsim.functional`: the reconstruction uses `compress.layout.from_subvectors` on
+Independent of `archsim.functional`: the reconstruction is `CompressedLayer.reconstruct_int()` on
 the compressed layer's own integer tensors, and the convolution is torch's (float64 holds every
 int8 x int8 sum of these sizes exactly, so equality is exact).
 """
@@ -12,7 +12,6 @@ import torch
 import torch.nn.functional as F
 
 from archsim.design import load_design
-from compress.layout import from_subvectors
 from workloads.layer import Layer, LayerKind
 
 torch.set_num_threads(1)
@@ -34,15 +33,8 @@ def reference(layer: Layer, x: np.ndarray, weight: torch.Tensor | np.ndarray) ->
 
 
 def reconstruct_int(cl) -> torch.Tensor:
-    """Integer weight of a `CompressedLayer`: mask * codebook_int[codes] (or the nm method's kept ints)."""
-    if cl.method == "nm":
-        sub = cl.values_int.long() * cl.mask
-    else:
-        sub = cl.codebook_int.long()[cl.codes]
-        if cl.mask is not None:
-            sub = sub * cl.mask
-    return from_subvectors(sub, cl.shape, cl.layout)
-
+    """Integer weight of a `CompressedLayer` (compress's own reconstruction)."""
+    return cl.reconstruct_int()
 
 def design(preset: str = "ws", rows: int = 16, cols: int = 4, n: int | None = None, m: int | None = None,
            **overrides: object):
