@@ -1,2 +1,2 @@
-"""Engine speed: whole ResNet-50 on each design (ws, ews) — wall time, tiles and SimPy events per second,
+"""Engine speed: whole ResNet-50 on each design (ws, ews and the MVQ ladder) — wall time, tiles and SimPy events per second,
 against references measured in the same run. Run ``python -m benchmarks.engine_speed`` (see `speed.main`)."""

@@ -165,10 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for net, preset, size in (("resnet50", "ws", None), ("resnet50", "ews", None), ("resnet18", "ws", 32)):
+    cases = [("resnet50", preset, None) for preset in ("ws", "ews", "ews-c", "ews-cm", "mvq", "s2ta")]
+    for net, preset, size in cases + [("resnet18", "ws", 32)]:
         rows += measure(net, preset, size, args.repeats)
         for r in rows[-2:]:
-            print(f"{r['network']:9s} {r['design']:4s} {r['array']:6s} {r['variant']:12s} {r['wall_s']:6.2f} s  "
+            print(f"{r['network']:9s} {r['design']:6s} {r['array']:6s} {r['variant']:12s} {r['wall_s']:6.2f} s  "
                   f"{r['tiles']:>8,} tiles  {r['simpy_events']:>9,} SimPy events  {r['events_per_s']:>10,.0f} ev/s  "
                   f"mapping only {r['mapping_only_s']:.2f} s  load {r['load_avg_1min']:.1f}")
     frame = pd.DataFrame(rows)
