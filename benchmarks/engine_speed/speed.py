@@ -143,10 +143,12 @@ def write_readme(frame: pd.DataFrame, path: Path, argv_line: str) -> None:
                      f"with DRAM timing and energy: {s:.2f} s — about {SCALESIM_R18_32_S / s:,.0f}x faster. The two "
                      f"are not equal work: SCALE-Sim walks every cycle's addresses; archsim's events are per tile "
                      f"(closed-form compute per tile, SimPy for memory service).\n")
-    lines.append(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}. "
-                 "**Shared with other helpers while measured** (1-minute load average in the table, often > 2 on "
-                 "2 cores), so wall times are inflated; best of 3 runs is reported. The lead re-measures on a quiet "
-                 "machine.\n")
+    peak_load = float(frame["load_avg_1min"].max())
+    busy = peak_load > 0.5 * (os.cpu_count() or 1)
+    lines.append(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+                 f"1-minute load average up to {peak_load:.1f} while measuring"
+                 + (" — **other jobs were running**, so wall times are inflated" if busy else "")
+                 + "; best of the timed runs is reported.\n")
     path.write_text("\n".join(lines))
 
 
