@@ -129,6 +129,10 @@ def prepare(name: str, params: CompressionParams, rows: int | None = None, cols:
       (ews-c: 64/16 = 4, mvq: 64/(16/4) = 16, as in the presets).
     * ``decoder.mask_decoders = ceil(cols·w / n)`` on a sparse array, ``ceil(cols·w / m)`` on a dense one
       (mvq: 64, ews-cm: 16, as in the presets) when the design decodes bitmap masks.
+
+    The codebook-store and mask-decoder rules apply to built-in presets only: a design given as a YAML
+    file keeps the weight-path sizing its author wrote (a store too small for the requested k and d is
+    then an input error, never a silent resize).
     """
     if rows_are not in ROW_MEANINGS:
         raise ValueError(f"rows_are must be one of {ROW_MEANINGS}")
@@ -164,14 +168,15 @@ def prepare(name: str, params: CompressionParams, rows: int | None = None, cols:
         o["buffers.weight.capacity_bytes"] = math.ceil(cap * growth / 1024) * 1024
     wl = design.ews.weight_load_words_per_cycle
     cb = design.buffers.codebook
-    if cb is not None and w.format in ("vq", "mvq"):
+    resize_weight_path = name in list_presets()
+    if resize_weight_path and cb is not None and w.format in ("vq", "mvq"):
         bits = w.codebook_bits
         kept = Fraction(params.n, params.m) if (sparse and w.format == "mvq") else Fraction(1)
         o["buffers.codebook.capacity_bytes"] = max(64, math.ceil(params.k * params.d * bits / 8)
                                                    * cb.halves)
         o["buffers.codebook.port_bits"] = min(4096, max(8, params.d * bits))
         o["buffers.codebook.read_ports"] = min(256, max(1, math.ceil(cols * wl / (params.d * kept))))
-    if w.format in ("nm", "mvq") and w.mask_encoding == "bitmap":
+    if resize_weight_path and w.format in ("nm", "mvq") and w.mask_encoding == "bitmap":
         o["decoder.mask_decoders"] = min(4096, max(1, math.ceil(cols * wl / (params.n if sparse else params.m))))
     design = design.with_overrides(**o)
     return Prepared(name, design, physical, dense_eq)

@@ -143,6 +143,22 @@ def test_prepare_reproduces_presets_at_their_own_parameters():
         assert rebuilt == preset, name
 
 
+def test_user_yaml_keeps_its_weight_path_sizing(tmp_path):
+    """Presets are re-sized for k, d and the array; a user's design file is not (its read ports, codebook
+    store and mask decoders are the author's choice), and a store too small for k is an input error."""
+    from archsim.design import PRESET_DIR
+
+    text = (PRESET_DIR / "mvq.yaml").read_text().replace("name: mvq", "name: my-mvq")
+    path = tmp_path / "my_mvq.yaml"
+    path.write_text(text.replace("read_ports: 16", "read_ports: 2"))
+    assert "read_ports: 2" in path.read_text()
+    mine = prepare(str(path), CompressionParams()).design
+    assert mine.buffers.codebook.read_ports == 2
+    assert prepare("mvq", CompressionParams()).design.buffers.codebook.read_ports == 16
+    with pytest.raises(ArchsimInputError, match="capacity_bytes"):
+        prepare(str(path), CompressionParams(k=1024))
+
+
 # ---------------------------------------------------------------------------------------------- honest ratios
 
 
