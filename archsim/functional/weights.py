@@ -121,8 +121,22 @@ class DenseWeights:
         return tuple(self.values.shape)
 
 
+class _CodebookGeometry:
+    """``d`` and ``k`` read off a ``codebook`` array ``[k, d]`` (shared by the VQ and MVQ formats)."""
+
+    codebook: np.ndarray
+
+    @property
+    def d(self) -> int:
+        return int(self.codebook.shape[1])
+
+    @property
+    def k(self) -> int:
+        return int(self.codebook.shape[0])
+
+
 @dataclass(frozen=True, eq=False)
-class VQWeights:
+class VQWeights(_CodebookGeometry):
     """Plain VQ: ``codebook[codes]`` laid out by ``layout`` is the weight."""
 
     codebook: np.ndarray          # [k, d] int
@@ -135,17 +149,9 @@ class VQWeights:
     def __post_init__(self) -> None:
         _init_codebook(self, "VQWeights")
 
-    @property
-    def d(self) -> int:
-        return int(self.codebook.shape[1])
-
-    @property
-    def k(self) -> int:
-        return int(self.codebook.shape[0])
-
 
 @dataclass(frozen=True, eq=False)
-class MVQWeights:
+class MVQWeights(_CodebookGeometry):
     """Masked VQ: ``mask ⊙ codebook[codes]``; full-length-d codewords (see the module docstring)."""
 
     codebook: np.ndarray          # [k, d] int
@@ -173,14 +179,6 @@ class MVQWeights:
         if self.d % self.m:
             raise ArchsimInputError(f"MVQWeights: M={self.m} must divide the subvector size d={self.d} (the N:M "
                                     f"groups lie inside each subvector); pick d as a multiple of M")
-
-    @property
-    def d(self) -> int:
-        return int(self.codebook.shape[1])
-
-    @property
-    def k(self) -> int:
-        return int(self.codebook.shape[0])
 
 
 @dataclass(frozen=True, eq=False)
