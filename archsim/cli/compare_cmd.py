@@ -13,6 +13,7 @@ import shlex
 import sys
 import time
 
+from archsim.cli.common import add_compression_args, compression_argv
 from workloads.errors import ArchsimInputError
 
 DEFAULT_DESIGNS = "ws,ews,ews-c,ews-cm,mvq,s2ta"
@@ -33,10 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help=f"comma-separated presets or .yaml paths (default {DEFAULT_DESIGNS}; presets not yet "
                         f"installed are skipped only when this default is used)")
     p.add_argument("--baseline", help="design the ratios are against (default ews when listed, else the first)")
-    p.add_argument("--n", type=int, default=1, help="N of the N:M pattern (default 1)")
-    p.add_argument("--m", type=int, default=4, help="M of the N:M pattern (default 4)")
-    p.add_argument("--d", type=int, default=16, help="VQ subvector length (default 16)")
-    p.add_argument("--k", type=int, default=256, help="VQ codebook size (default 256)")
+    add_compression_args(p)
     p.add_argument("--rows", type=int, help="array rows, default 64: dense-equivalent reduction rows (physical PE rows "
                                            "with --iso pes)")
     p.add_argument("--cols", type=int, help="array columns (output channels), default 64")
@@ -64,7 +62,7 @@ def _designs(args: argparse.Namespace) -> list[str]:
 def command_line(args: argparse.Namespace, designs: list[str]) -> str:
     """The exact command that regenerates this output (every option spelled out)."""
     parts = ["archsim", "compare", "--workload", args.workload, "--designs", ",".join(designs),
-             "--n", str(args.n), "--m", str(args.m), "--d", str(args.d), "--k", str(args.k),
+             *compression_argv(args),
              "--iso", args.iso, "--out", args.out]
     if args.rows is not None:
         parts += ["--rows", str(args.rows)]

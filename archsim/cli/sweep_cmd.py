@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from archsim.cli.common import add_compression_args, compression_argv
 from workloads.errors import ArchsimInputError
 
 
@@ -31,10 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                    "become separate lines in the plots")
     p.add_argument("--param", action="append", default=[], metavar="NAME=V1,V2,...",
                    help="a swept parameter (repeatable; the grid is the Cartesian product)")
-    p.add_argument("--n", type=int, default=1, help="N when not swept (default 1)")
-    p.add_argument("--m", type=int, default=4, help="M when not swept (default 4)")
-    p.add_argument("--d", type=int, default=16, help="d when not swept (default 16)")
-    p.add_argument("--k", type=int, default=256, help="k when not swept (default 256)")
+    add_compression_args(p, "when not swept")
     p.add_argument("--rows", type=int, default=64, help="dense-equivalent rows when not swept (default 64)")
     p.add_argument("--cols", type=int, default=64, help="columns when not swept (default 64)")
     p.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
@@ -50,7 +48,7 @@ def command_line(args: argparse.Namespace) -> str:
     parts = ["archsim", "sweep", "--workload", args.workload, "--design", args.design]
     for spec in args.param:
         parts += ["--param", spec]
-    parts += ["--n", str(args.n), "--m", str(args.m), "--d", str(args.d), "--k", str(args.k),
+    parts += [*compression_argv(args),
               "--rows", str(args.rows), "--cols", str(args.cols), "--out", args.out]
     if args.batch != 1:
         parts += ["--batch", str(args.batch)]
