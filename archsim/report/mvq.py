@@ -4,7 +4,7 @@ Run ``python -m archsim.report.mvq --out results/mvq`` (add ``--no-ablations`` t
 sweeps). It writes:
 
 * ``headline.csv`` / README table: each claim of mvq.md §3.4 next to the simulated value;
-* ``designs.csv``: every simulated design row (all workloads; iso-throughput and iso-PE);
+* ``designs.csv``: every simulated design row (all workloads; iso-throughput, iso-PE and iso-area);
 * ``ladder.csv``: the EWS → EWS-C → EWS-CM → MVQ ladder, energy change per category per step, and
   ``ladder_factors.csv``: each step's energy-efficiency factor (their product is MVQ ÷ EWS);
 * ``energy_<workload>.png``: stacked energy per category per design, normalised to EWS;
@@ -71,32 +71,37 @@ PAPER: dict[str, Claim] = {c.key: c for c in (
 
 @dataclass
 class Study:
-    """All simulations of the report: per workload, the ladder at iso-throughput and MVQ/S2TA at iso-PE."""
+    """All simulations of the report: per workload, the ladder at iso-throughput, and EWS/MVQ/S2TA at
+    iso-PE (same physical PEs) and iso-area (arrays rescaled to EWS's total area)."""
 
     params: CompressionParams
     rows: int
     cols: int
     throughput: dict[str, Comparison]
     pes: dict[str, Comparison]
+    area: dict[str, Comparison]
 
 
 def run_study(workloads: Sequence[str] = WORKLOADS, params: CompressionParams | None = None, rows: int = 64,
               cols: int = 64) -> Study:
     params = params or CompressionParams()
-    thr, pes = {}, {}
+    thr, pes, area = {}, {}, {}
     for w in workloads:
         net = load_network(w)
         thr[w] = run_comparison(net, DESIGNS, params=params, rows=rows, cols=cols, iso="throughput", baseline="ews")
         pes[w] = run_comparison(net, ("ws", "ews", "mvq", "s2ta"), params=params, rows=rows, cols=cols, iso="pes",
                                 baseline="ews")
-    return Study(params, rows, cols, thr, pes)
+        area[w] = run_comparison(net, ("ews", "mvq", "s2ta"), params=params, rows=rows, cols=cols, iso="area",
+                                 baseline="ews")
+    return Study(params, rows, cols, thr, pes, area)
 
 
 # ---------------------------------------------------------------------------------------------- tables
 
 
 def designs_frame(study: Study) -> pd.DataFrame:
-    frames = [c.table().reset_index() for c in (*study.throughput.values(), *study.pes.values())]
+    frames = [c.table().reset_index()
+              for c in (*study.throughput.values(), *study.pes.values(), *study.area.values())]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -125,12 +130,15 @@ def headline_frame(study: Study) -> pd.DataFrame:
     for w, comp in study.throughput.items():
         t = comp.table()
         p = study.pes[w].table()
-        rows.append(_claim_row("ee_gain", w, t.loc["mvq", "ee_gain"], p.loc["mvq", "ee_gain"]))
-        rows.append(_claim_row("speedup", w, t.loc["mvq", "speedup"], p.loc["mvq", "speedup"]))
+        a = study.area[w].table()
+        rows.append(_claim_row("ee_gain", w, t.loc["mvq", "ee_gain"], p.loc["mvq", "ee_gain"], a.loc["mvq", "ee_gain"]))
+        rows.append(_claim_row("speedup", w, t.loc["mvq", "speedup"], p.loc["mvq", "speedup"], a.loc["mvq", "speedup"]))
         rows.append(_claim_row("vs_s2ta", w, t.loc["mvq", "tops_per_w"] / t.loc["s2ta", "tops_per_w"],
-                               p.loc["mvq", "tops_per_w"] / p.loc["s2ta", "tops_per_w"]))
+                               p.loc["mvq", "tops_per_w"] / p.loc["s2ta", "tops_per_w"],
+                               a.loc["mvq", "tops_per_w"] / a.loc["s2ta", "tops_per_w"]))
         if w == "resnet18":
-            rows.append(_claim_row("tops_per_w", w, t.loc["mvq", "tops_per_w"], p.loc["mvq", "tops_per_w"]))
+            rows.append(_claim_row("tops_per_w", w, t.loc["mvq", "tops_per_w"], p.loc["mvq", "tops_per_w"],
+                                   a.loc["mvq", "tops_per_w"]))
         ws_gain = 1 / t.loc["ws", "ee_gain"]
         rows.append(_claim_row("ews_vs_ws", w, ws_gain, ws_gain))
     first = next(iter(study.throughput.values())).table()
@@ -141,15 +149,18 @@ def headline_frame(study: Study) -> pd.DataFrame:
     return df.sort_values(by="claim", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
 
 
-def _claim_row(key: str, workload: str, thr: float, pes: float) -> dict:
+def _claim_row(key: str, workload: str, thr: float, pes: float, area: float = float("nan")) -> dict:
+    """``area`` is NaN where the claim has no iso-area reading (area reduction; the WS/EWS baseline check)."""
     c = PAPER[key]
     inside = c.lo is not None and c.lo * 0.995 <= thr <= c.hi * 1.005
     return {"claim": key, "description": c.text, "workload": workload, "paper": c.paper, "source": c.source,
             "simulated_iso_throughput": float(thr), "simulated_iso_pe": float(pes),
-            "within_paper_range": bool(inside)}
+            "simulated_iso_area": float(area), "within_paper_range": bool(inside)}
 
 
 def _fmt_claim(key: str, v: float) -> str:
+    if math.isnan(v):
+        return "—"
     if key == "array_area":
         return f"{v:.0%}"
     if key == "tops_per_w":
@@ -158,12 +169,13 @@ def _fmt_claim(key: str, v: float) -> str:
 
 
 def headline_markdown(head: pd.DataFrame) -> str:
-    lines = ["| claim | workload | paper | simulated, iso-throughput | simulated, iso-PE | source |",
-             "|---|---|---:|---:|---:|---|"]
+    lines = ["| claim | workload | paper | simulated, iso-throughput | simulated, iso-PE | simulated, iso-area | source |",
+             "|---|---|---:|---:|---:|---:|---|"]
     for _, r in head.iterrows():
         lines.append(f"| {r['description']} | {r['workload']} | {r['paper']} | "
                      f"{_fmt_claim(r['claim'], r['simulated_iso_throughput'])} | "
-                     f"{_fmt_claim(r['claim'], r['simulated_iso_pe'])} | {r['source']} |")
+                     f"{_fmt_claim(r['claim'], r['simulated_iso_pe'])} | "
+                     f"{_fmt_claim(r['claim'], r['simulated_iso_area'])} | {r['source']} |")
     return "\n".join(lines)
 
 
@@ -344,6 +356,8 @@ def _readme(study: Study, head: pd.DataFrame, deltas: pd.DataFrame, factors: pd.
         f"{study.rows}x{study.cols} dense-equivalent array (MVQ and S2TA-like: {study.rows * p.n // p.m}x{study.cols} "
         f"physical PEs with {p.m}:1 muxes). **Iso-PE**: {study.rows}x{study.cols} physical PEs for every design (the "
         f"presets' convention; the sparse arrays then cover {study.rows * p.m // p.n} reduction rows). "
+        "**Iso-area**: MVQ's and S2TA-like's arrays rescaled until each design's total area matches EWS's "
+        f"{study.rows}x{study.cols} (within integer rows/cols; the array sizes are in `designs.csv`). "
         "Paper values are from reference/mvq.md §3.4 ([P] arXiv abstract, [S1] an unverified secondary digest); "
         "nothing is tuned to them.", "",
         "## Claims side by side", "", headline_markdown(head), "",
@@ -361,7 +375,7 @@ def _readme(study: Study, head: pd.DataFrame, deltas: pd.DataFrame, factors: pd.
     for w, comp in study.throughput.items():
         lines += [f"### {w}", "", markdown_table(comp.table()), ""]
     lines += ["## Files", "",
-              "- `headline.csv`: the claims table; `designs.csv`: every simulated row (both iso conditions);",
+              "- `headline.csv`: the claims table; `designs.csv`: every simulated row (all three iso conditions);",
               "- `ladder.csv`: energy change per category per ladder step; `ladder_factors.csv`: factor per step;",
               "- `energy_<workload>.png`, `area.png`; `ablations/`: N:M, k, d and array-size sweeps on ResNet-18 "
               "(see `ablations/README.md`).", ""]

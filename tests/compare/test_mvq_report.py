@@ -32,6 +32,10 @@ def test_headline_values_are_the_simulated_ratios(study):
     pe = study.pes["resnet20"]
     assert head.loc[("ee_gain", "resnet20"), "simulated_iso_pe"] == pytest.approx(
         pe.entry("mvq").result.tops_per_w() / pe.entry("ews").result.tops_per_w())
+    ar = study.area["resnet20"]
+    assert head.loc[("ee_gain", "resnet20"), "simulated_iso_area"] == pytest.approx(
+        ar.entry("mvq").result.tops_per_w() / ar.entry("ews").result.tops_per_w())
+    assert math.isnan(head.loc[("ews_vs_ws", "resnet20"), "simulated_iso_area"])   # no iso-area reading
     assert ("tops_per_w", "resnet20") not in head.index          # the 6.9 TOPS/W claim is ResNet-18 only
 
 
