@@ -9,6 +9,8 @@ Modules: `config` (CompressionConfig), `layout` (subvectors), `nm` (N:M masks), 
 (structural_traces / traces_from_compressed), `trace` (the Trace contract).
 """
 
+from compress._lazy import lazy_getattr
+
 _LAZY = {
     "CompressionConfig": "compress.config",
     "compress_model": "compress.model",
@@ -27,10 +29,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(name)
+__getattr__ = lazy_getattr(_LAZY)

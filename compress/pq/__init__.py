@@ -11,6 +11,8 @@ Modules:
 Names load lazily so that ``import compress.pq.facts`` (what archsim does) never imports torch.
 """
 
+from compress._lazy import lazy_getattr
+
 _LAZY = {
     "PqLayerFacts": "compress.pq.facts",
     "from_layer": "compress.pq.facts",
@@ -26,10 +28,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(name)
+__getattr__ = lazy_getattr(_LAZY)
