@@ -6,7 +6,8 @@ below load lazily for the same reason.
 Modules: `config` (CompressionConfig), `layout` (subvectors), `nm` (N:M masks), `kmeans`
 (masked k-means), `quantize` (int codebooks), `policy` (which layers, which geometry), `layer`
 (CompressedLayer + per-layer compressors), `model` (compress_model / CompressedModel), `traces`
-(structural_traces / traces_from_compressed), `trace` (the Trace contract).
+(structural_traces / traces_from_compressed), `trace` (the Trace contract), `finetune`
+(codebook fine-tuning), `retrain` (N:M sparse retraining before clustering).
 """
 
 from compress._lazy import lazy_getattr
@@ -23,6 +24,9 @@ _LAZY = {
     "nm_mask": "compress.nm",
     "to_subvectors": "compress.layout",
     "from_subvectors": "compress.layout",
+    "retrain_nm": "compress.retrain",
+    "retrain_dense": "compress.retrain",
+    "finetune_codebooks": "compress.finetune",
     "structural_traces": "compress.traces",
     "traces_from_compressed": "compress.traces",
 }

@@ -221,6 +221,68 @@ def _set_train_mode(module: nn.Module, freeze_bn_stats: bool) -> None:
                 m.eval()
 
 
+def train_loop(module: nn.Module, param_groups: list[dict], loader: Iterable, config: FinetuneConfig,
+               loss_fn: LossFn, *, batch_fn: Callable[[Any], tuple[Any, torch.Tensor]] | None = None,
+               desc: str = "train") -> list[float]:
+    """Adam over ``param_groups`` with the cosine schedule of ``config`` (``lr`` -> ``lr_min`` over all
+    steps), ``config.epochs`` passes over ``loader`` (or ``max_steps``); returns every step's loss.
+
+    Shared by codebook fine-tuning and `compress.retrain` so every training stage of a pipeline uses
+    the same optimiser, schedule, device handling and divergence check. ``module`` is left in eval mode.
+    """
+    device = torch.device(config.device)
+    optimiser = torch.optim.Adam(param_groups)
+    try:
+        steps_per_epoch = len(loader)  # type: ignore[arg-type]
+    except TypeError:
+        steps_per_epoch = None
+    total = config.epochs * steps_per_epoch if steps_per_epoch is not None else None
+    if config.max_steps is not None:
+        total = min(total, config.max_steps) if total is not None else config.max_steps
+    scheduler = None
+    if total and config.lr_min < config.lr:
+        ratio = config.lr_min / config.lr
+
+        def factor(step: int) -> float:  # cosine from 1 to lr_min/lr over `total` steps
+            t = min(step / max(total, 1), 1.0)
+            return ratio + (1 - ratio) * 0.5 * (1 + math.cos(math.pi * t))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, [factor] * len(optimiser.param_groups))
+
+    from tqdm.auto import tqdm
+
+    losses: list[float] = []
+    bar = tqdm(total=total, desc=desc, disable=not config.progress, leave=False)
+    step = 0
+    _set_train_mode(module, config.freeze_bn_stats)
+    done = False
+    for _epoch in range(config.epochs):
+        for batch in loader:
+            inputs, targets = batch_fn(batch) if batch_fn is not None else batch
+            inputs = inputs.to(device) if isinstance(inputs, torch.Tensor) else inputs
+            targets = targets.to(device) if isinstance(targets, torch.Tensor) else targets
+            loss = loss_fn(module(inputs), targets)
+            if not torch.isfinite(loss):
+                raise ArchsimInputError(f"{desc} diverged at step {step} (loss {loss.item()}); lower lr")
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            if scheduler is not None:
+                scheduler.step()
+            losses.append(float(loss.detach()))
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses[-1]:.4f}")
+            if config.max_steps is not None and step >= config.max_steps:
+                done = True
+                break
+        if done:
+            break
+    bar.close()
+    module.eval()
+    return losses
+
+
 def finetune_codebooks(compressed: Any, loader: Iterable, loss_fn: LossFn | None = None,
                        config: FinetuneConfig | None = None, *, model: nn.Module | None = None,
                        batch_fn: Callable[[Any], tuple[Any, torch.Tensor]] | None = None) -> FinetuneResult:
@@ -258,57 +320,7 @@ def finetune_codebooks(compressed: Any, loader: Iterable, loss_fn: LossFn | None
                "weight_decay": 0.0}]
     if others:
         groups.append({"params": others, "lr": config.lr, "weight_decay": config.weight_decay})
-    optimiser = torch.optim.Adam(groups)
-
-    try:
-        steps_per_epoch = len(loader)  # type: ignore[arg-type]
-    except TypeError:
-        steps_per_epoch = None
-    total = config.epochs * steps_per_epoch if steps_per_epoch is not None else None
-    if config.max_steps is not None:
-        total = min(total, config.max_steps) if total is not None else config.max_steps
-    scheduler = None
-    if total and config.lr_min < config.lr:
-        base = [g["lr"] for g in optimiser.param_groups]
-        ratio = config.lr_min / config.lr
-
-        def factor(step: int) -> float:  # cosine from 1 to lr_min/lr over `total` steps
-            t = min(step / max(total, 1), 1.0)
-            return ratio + (1 - ratio) * 0.5 * (1 + math.cos(math.pi * t))
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, [factor] * len(base))
-
-    from tqdm.auto import tqdm
-
-    losses: list[float] = []
-    bar = tqdm(total=total, desc="fine-tune codebooks", disable=not config.progress, leave=False)
-    step = 0
-    _set_train_mode(module, config.freeze_bn_stats)
-    done = False
-    for _epoch in range(config.epochs):
-        for batch in loader:
-            inputs, targets = batch_fn(batch) if batch_fn is not None else batch
-            inputs = inputs.to(device) if isinstance(inputs, torch.Tensor) else inputs
-            targets = targets.to(device) if isinstance(targets, torch.Tensor) else targets
-            loss = loss_fn(module(inputs), targets)
-            if not torch.isfinite(loss):
-                raise ArchsimInputError(f"fine-tuning diverged at step {step} (loss {loss.item()}); lower lr")
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            if scheduler is not None:
-                scheduler.step()
-            losses.append(float(loss.detach()))
-            step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]:.4f}")
-            if config.max_steps is not None and step >= config.max_steps:
-                done = True
-                break
-        if done:
-            break
-    bar.close()
-    module.eval()
+    losses = train_loop(module, groups, loader, config, loss_fn, batch_fn=batch_fn, desc="fine-tune codebooks")
 
     new_layers = {name: _requantised_layer(layer, params[name].codebook)
                   for name, layer in compressed.layers.items()}
@@ -324,4 +336,4 @@ def finetune_codebooks(compressed: Any, loader: Iterable, loss_fn: LossFn | None
 
 
 __all__ = ["FinetuneConfig", "FinetuneResult", "MaskedCodebookWeight", "attach_parametrizations",
-           "finetune_codebooks"]
+           "finetune_codebooks", "train_loop"]

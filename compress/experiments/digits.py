@@ -75,6 +75,11 @@ class DigitsSetup:
         the *un-fine-tuned* models (see `digits_model.recalibrate_bn`); applied to every method.
     finetune_epochs, finetune_lr: masked-gradient codebook fine-tuning (Adam, cosine to 1e-6;
         BN and the dense first conv / biases train too).
+    retrain_epochs, retrain_lr: weight retraining *before* clustering (`compress.retrain`; 0 = off,
+        the default). When on, every method gets the same extra epochs from the trained dense CNN:
+        prune-then-VQ and MVQ start from the N:M-pruned CNN retrained with its mask fixed (one
+        retrained model per N:M pattern and seed, shared by both), VQ from the dense CNN trained
+        on unconstrained for the same epochs (`retrain_dense`), so no method gets more training.
     seeds: clustering + fine-tuning seeds; accuracies are means ± std over them.
     model_seed, data_seed: seeds of the dense training and of the data split.
     threads: torch CPU threads. 1 by default: these layers are too small to gain from a second
@@ -96,6 +101,8 @@ class DigitsSetup:
     recalibrate_bn: bool = True
     finetune_epochs: int = 3
     finetune_lr: float = 1e-3
+    retrain_epochs: int = 0
+    retrain_lr: float = 1e-3
     seeds: tuple[int, ...] = (0, 1, 2)
     model_seed: int = 0
     data_seed: int = 0
@@ -106,6 +113,8 @@ class DigitsSetup:
             raise ArchsimInputError(f"digits setup: ratios must be numbers > 1, got {self.ratios!r}")
         if not self.seeds:
             raise ArchsimInputError("digits setup: seeds must name at least one seed")
+        if not isinstance(self.retrain_epochs, int) or self.retrain_epochs < 0:
+            raise ArchsimInputError(f"digits setup: retrain_epochs must be an integer >= 0, got {self.retrain_epochs!r}")
         if not 0 <= self.match_tolerance < 1:
             raise ArchsimInputError(f"digits setup: match_tolerance must be in [0, 1), got {self.match_tolerance!r}")
         for n, m, d in self.masked_geometries:
@@ -170,9 +179,42 @@ def _layer_errors(compressed) -> dict[str, float]:
     return {"rel_err_kept": float(comp["rel_err_kept"].mean()), "rel_err_all": float(comp["rel_err_all"].mean())}
 
 
+def start_key(method: str, n: int, m: int) -> tuple[int, int] | None:
+    """Which starting model a candidate clusters: ``None`` = the (dense-retrained) dense CNN, else the
+    CNN retrained with the ``n:m`` mask."""
+    return None if method == "vq" else (n, m)
+
+
+def starting_models(model: nn.Module, data: DigitsData, setup: DigitsSetup, seed: int) -> tuple[dict, list[dict]]:
+    """The models clustering starts from for ``seed``: ``model`` itself when ``retrain_epochs == 0``,
+    else one dense-retrained and one N:M-retrained copy per pattern (see `DigitsSetup.retrain_epochs`).
+
+    Returns ``{start_key: module}`` and one row per retrained model (its accuracy before clustering).
+    """
+    keys = [None] + sorted({(n, m) for n, m, _d in setup.masked_geometries})
+    if setup.retrain_epochs == 0:
+        return {key: model for key in keys}, []
+    from compress.retrain import retrain_dense, retrain_nm
+
+    cfg = FinetuneConfig(epochs=setup.retrain_epochs, lr=setup.retrain_lr, seed=seed, progress=False)
+    out, rows = {}, []
+    for key in keys:
+        t0 = time.perf_counter()
+        loader = data.loader(setup.batch_size, seed)
+        if key is None:
+            out[key] = retrain_dense(model, loader, config=cfg).module
+        else:
+            compression = base_config(setup, "mvq", key[0], key[1], key[1], seed=seed)
+            out[key] = retrain_nm(model, loader, key[0], key[1], compression=compression, config=cfg).module
+        rows.append({"seed": seed, "start": "dense" if key is None else f"{key[0]}:{key[1]}",
+                     **_evaluate(out[key], data), "seconds": time.perf_counter() - t0})
+    return out, rows
+
+
 def evaluate_candidate(model: nn.Module, data: DigitsData, cand: Candidate, setup: DigitsSetup,
                        seed: int) -> list[dict]:
-    """Compress ``model`` as ``cand`` with ``seed``; evaluate before and after fine-tuning."""
+    """Compress ``model`` (the candidate's starting model) as ``cand`` with ``seed``; evaluate before
+    and after fine-tuning."""
     config = base_config(setup, cand.method, cand.n, cand.m, cand.d, cand.k, seed)
     t0 = time.perf_counter()
     cm = compress_model(model, config, progress=False)
@@ -290,13 +332,19 @@ def _run(setup: DigitsSetup, progress: bool) -> dict:
     cands, dropped = plan_candidates(model, setup)
     from tqdm.auto import tqdm
 
+    starts, retrained = {}, []
+    for seed in tqdm(setup.seeds, desc="retrain before clustering", disable=not progress or not setup.retrain_epochs):
+        starts[seed], rows = starting_models(model, data, setup, seed)
+        retrained.extend(rows)
     work = [(c, s) for c in cands for s in setup.seeds]
     for cand, seed in tqdm(work, desc="digits candidates", disable=not progress):
-        cand.results.extend(evaluate_candidate(model, data, cand, setup, seed))
+        start = starts[seed][start_key(cand.method, cand.n, cand.m)]
+        cand.results.extend(evaluate_candidate(start, data, cand, setup, seed))
     frame = candidate_frame(cands)
     table = select(frame)
     return {"setup": setup, "model": model, "data": data, "dense": dense, "candidates": frame, "table": table,
             "dropped": pd.DataFrame(dropped), "wins": paired_wins(frame, table), "train_seconds": t_train,
+            "retrained": pd.DataFrame(retrained),
             "total_seconds": time.perf_counter() - t0, "threads": torch.get_num_threads(),
             "load": (load, os.getloadavg()[0]), "params": sum(p.numel() for p in model.parameters())}
 
@@ -367,6 +415,21 @@ def verdict(table: pd.DataFrame, wins: pd.DataFrame | None = None) -> list[str]:
     return out
 
 
+def retrain_lines(retrained: pd.DataFrame | None, setup: DigitsSetup) -> list[str]:
+    """The retraining stage, and the accuracy of each retrained model before any clustering."""
+    if retrained is None or retrained.empty:
+        return []
+    parts = []
+    for start, part in retrained.groupby("start", sort=False):
+        acc = 100 * part["test_acc"]
+        label = "dense (VQ's start)" if start == "dense" else f"{start} pruned (prune-then-VQ's and MVQ's start)"
+        parts.append(f"{label} {acc.mean():.2f} ± {acc.std(ddof=1) if len(acc) > 1 else 0.0:.2f}%")
+    return [f"**Retraining before clustering** ({setup.retrain_epochs} epochs, Adam lr {setup.retrain_lr:g} cosine to "
+            "1e-6, per seed; `compress.retrain`): every method starts from the dense CNN trained for the same extra "
+            "epochs — unconstrained for VQ, with its N:M mask fixed for prune-then-VQ and MVQ. Test accuracy of the "
+            "retrained models before clustering (mean ± std over seeds): " + "; ".join(parts) + ".", ""]
+
+
 def matching_lines(table: pd.DataFrame, tolerance: float) -> list[str]:
     out = []
     for ratio, part in table.groupby("ratio_target"):
@@ -403,7 +466,9 @@ def write_outputs(result: dict, out: Path, command: str, prefix: str = "digits")
         f"{r.ratio_target:g}x {LABELS[r.method]} {'' if r.method == 'vq' else f'{r.n}:{r.m} '}d={r.d} "
         f"(k={r.k}, {100 * r.budget_use:.1f}%)" for r in dropped.itertuples())
     text = [
-        f"## Accuracy at matched model size (`{prefix}`: digits CNN {name}, {setup.finetune_epochs} fine-tuning epochs)",
+        f"## Accuracy at matched model size (`{prefix}`: digits CNN {name}, "
+        + (f"{setup.retrain_epochs} retraining epochs before clustering, " if setup.retrain_epochs else "")
+        + f"{setup.finetune_epochs} fine-tuning epochs)",
         "",
         f"Command: `{command}`  ",
         f"Wall time: {result['total_seconds']:.0f} s on {result['threads']} CPU thread(s) "
@@ -416,6 +481,7 @@ def write_outputs(result: dict, out: Path, command: str, prefix: str = "digits")
         f"({len(result['data'].y_test)} test / {len(result['data'].y_val)} validation / "
         f"{len(result['data'].y_train)} training images; one test image = {100 / len(result['data'].y_test):.2f} points).",
         "",
+        *retrain_lines(result.get("retrained"), setup),
         f"**Matching.** Budget B = floor(32 x #params / target). Each geometry gets the largest k whose whole-model "
         f"size (`CompressedModel.storage_bits()`, checked against the plan on every run) is <= B, and is kept only if "
         f"that size is >= {1 - setup.match_tolerance:.0%} of B (tolerance {setup.match_tolerance:.0%}). Selected "
@@ -453,6 +519,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (0..N-1); default: the setup's 3")
     parser.add_argument("--ratios", default=None, help="comma-separated target ratios (default: the setup's)")
     parser.add_argument("--finetune-epochs", type=int, default=None, help="fine-tuning epochs (default: the setup's)")
+    parser.add_argument("--retrain-epochs", type=int, default=None,
+                        help="retrain weights before clustering for this many epochs (N:M-masked for prune-then-VQ "
+                             "and MVQ, dense for VQ; default 0 = off)")
     parser.add_argument("--prefix", default=None, help="output file prefix (default digits, or digits_small)")
     parser.add_argument("--out", default="results/compress", help="output folder (default results/compress)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the setup's 1)")
@@ -485,6 +554,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.finetune_epochs < 0:
                 raise ArchsimInputError("--finetune-epochs must be >= 0")
             setup = replace(setup, finetune_epochs=args.finetune_epochs)
+        if args.retrain_epochs is not None:
+            if args.retrain_epochs < 0:
+                raise ArchsimInputError("--retrain-epochs must be >= 0")
+            setup = replace(setup, retrain_epochs=args.retrain_epochs)
         prefix = args.prefix or prefix
         result = run_digits(setup, progress=not args.no_progress)
     except ArchsimInputError as err:
@@ -495,6 +568,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                + (f" --seeds {args.seeds}" if args.seeds is not None else "")
                + (f" --ratios {args.ratios}" if args.ratios is not None else "")
                + (f" --finetune-epochs {args.finetune_epochs}" if args.finetune_epochs is not None else "")
+               + (f" --retrain-epochs {args.retrain_epochs}" if args.retrain_epochs is not None else "")
                + (f" --prefix {args.prefix}" if args.prefix else "") + f" --out {args.out}")
     paths = write_outputs(result, Path(args.out), command, prefix)
     from compress.experiments.readme import write_readme

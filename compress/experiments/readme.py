@@ -12,6 +12,9 @@ from pathlib import Path
 #: one hand-written part: the engineer's reading of the measured tables (labelled as such).
 SECTIONS = (("digits_section.md", "python -m compress.experiments.digits --out results/compress"),
             ("digits_reading.md", "(hand-written reading of the digits results)"),
+            ("digits_retrain_section.md", "python -m compress.experiments.digits --retrain-epochs 5 "
+                                          "--prefix digits_retrain --out results/compress"),
+            ("digits_retrain_reading.md", "(hand-written reading of the retraining results)"),
             ("digits_ft10_section.md", "python -m compress.experiments.digits --ratios 32 --finetune-epochs 10 "
                                        "--prefix digits_ft10 --out results/compress"),
             ("digits_small_section.md", "python -m compress.experiments.digits --investigate --out results/compress"),
@@ -24,6 +27,7 @@ Everything here except the section marked *hand-written* is produced by code in
 
 ```
 python -m compress.experiments.digits --out results/compress                # wide CNN, 3 ratios, 3 seeds
+python -m compress.experiments.digits --retrain-epochs 5 --prefix digits_retrain --out results/compress
 python -m compress.experiments.digits --ratios 32 --finetune-epochs 10 --prefix digits_ft10 --out results/compress
 python -m compress.experiments.digits --investigate --out results/compress  # same protocol, small CNN
 python -m compress.experiments.recon_error --out results/compress

@@ -105,3 +105,31 @@ def test_training_is_seeded_and_bn_recalibration_is_deterministic():
         means = torch.stack([a.conv1(x).mean((0, 2, 3)) for x in data.x_train.split(256)])
     torch.testing.assert_close(a.bn1.running_mean, means.mean(0), rtol=1e-4, atol=1e-6)
     assert a.bn1.momentum == 0.1 and not a.training
+
+
+def test_retraining_gives_every_method_the_same_extra_training(quick):
+    from dataclasses import replace
+
+    from compress.experiments.digits import start_key, starting_models
+    from compress.layout import to_subvectors
+
+    model, data = quick["model"], quick["data"]
+    off, rows = starting_models(model, data, QUICK, seed=0)
+    assert not rows and all(m is model for m in off.values())  # retrain_epochs=0: cluster the trained CNN
+    setup = replace(QUICK, retrain_epochs=1)
+    starts, rows = starting_models(model, data, setup, seed=0)
+    assert set(starts) == {None, (1, 4)} and [r["start"] for r in rows] == ["dense", "1:4"]
+    assert start_key("vq", 1, 4) is None and start_key("mvq", 1, 4) == start_key("prune_vq", 1, 4) == (1, 4)
+    # VQ's start trained on densely; the 1:4 start is exactly 1:4 in every compressed layer, dense elsewhere
+    assert not torch.equal(starts[None].conv2.weight, model.conv2.weight)
+    assert (starts[None].conv2.weight != 0).float().mean() > 0.99
+    for name in ("conv2", "conv3", "fc"):
+        groups = (to_subvectors(getattr(starts[(1, 4)], name).weight.detach(), 4, "input_channel") != 0)
+        assert int(groups.reshape(-1, 4).sum(1).max()) == 1
+    assert (starts[(1, 4)].conv1.weight != 0).all()  # first conv stays dense
+    # retraining recovers a pruned CNN far above what one-shot pruning leaves (BN re-estimated for both)
+    pruned = compress_model(model, base_config(QUICK, "nm", 1, 4, 4).replace(value_bits=32), progress=False).apply()
+    recalibrate_bn(pruned, data.x_train)
+    from compress.experiments.digits_model import accuracy
+
+    assert accuracy(starts[(1, 4)], data.x_test, data.y_test) > accuracy(pruned, data.x_test, data.y_test)
