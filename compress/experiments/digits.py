@@ -432,7 +432,9 @@ def retrain_lines(retrained: pd.DataFrame | None, setup: DigitsSetup) -> list[st
     return [f"**Retraining before clustering** ({setup.retrain_epochs} epochs, Adam lr {setup.retrain_lr:g} cosine to "
             "1e-6, per seed; `compress.retrain`): every method starts from the dense CNN trained for the same extra "
             "epochs — unconstrained for VQ, with its N:M mask fixed for prune-then-VQ and MVQ. Test accuracy of the "
-            "retrained models before clustering (mean ± std over seeds): " + "; ".join(parts) + ".", ""]
+            "retrained models before clustering (mean ± std over seeds): " + "; ".join(parts) + ". The error columns "
+            "compare each reconstruction with the weights it clustered (the retrained ones, already zero at pruned "
+            "positions), so for the masked methods *rel err all* equals *rel err kept*.", ""]
 
 
 def matching_lines(table: pd.DataFrame, tolerance: float) -> list[str]:
