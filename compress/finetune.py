@@ -285,7 +285,8 @@ def train_loop(module: nn.Module, param_groups: list[dict], loader: Iterable, co
 
 def finetune_codebooks(compressed: Any, loader: Iterable, loss_fn: LossFn | None = None,
                        config: FinetuneConfig | None = None, *, model: nn.Module | None = None,
-                       batch_fn: Callable[[Any], tuple[Any, torch.Tensor]] | None = None) -> FinetuneResult:
+                       batch_fn: Callable[[Any], tuple[Any, torch.Tensor]] | None = None,
+                       desc: str = "fine-tune codebooks") -> FinetuneResult:
     """Fine-tune the codebooks of ``compressed`` (a `CompressedModel`) on ``loader``.
 
     Parameters
@@ -299,6 +300,7 @@ def finetune_codebooks(compressed: Any, loader: Iterable, loss_fn: LossFn | None
     model: start from this module instead of ``compressed.apply()`` (its compressed layers' weights
         are replaced anyway).
     batch_fn: maps a batch to ``(inputs, targets)`` when batches have another structure.
+    desc: label of the progress bar and of the divergence error.
     """
     config = config or FinetuneConfig()
     loss_fn = loss_fn or nn.functional.cross_entropy
@@ -320,7 +322,7 @@ def finetune_codebooks(compressed: Any, loader: Iterable, loss_fn: LossFn | None
                "weight_decay": 0.0}]
     if others:
         groups.append({"params": others, "lr": config.lr, "weight_decay": config.weight_decay})
-    losses = train_loop(module, groups, loader, config, loss_fn, batch_fn=batch_fn, desc="fine-tune codebooks")
+    losses = train_loop(module, groups, loader, config, loss_fn, batch_fn=batch_fn, desc=desc)
 
     new_layers = {name: _requantised_layer(layer, params[name].codebook)
                   for name, layer in compressed.layers.items()}

@@ -80,7 +80,8 @@ def retrain_nm(model: nn.Module, loader: Iterable, n: int, m: int, *, compressio
     if not pruned.layers:
         raise ArchsimInputError("retrain_nm: no layer of the model is N:M-prunable under this config "
                                 "(all excluded?); nothing to retrain")
-    result = finetune_codebooks(pruned, loader, loss_fn, config, model=model, batch_fn=batch_fn)
+    result = finetune_codebooks(pruned, loader, loss_fn, config, model=model, batch_fn=batch_fn,
+                                desc=f"retrain {n}:{m}")
     masks = {name: layer.mask.clone() for name, layer in result.compressed.layers.items()}
     return RetrainResult(module=result.module, masks=masks, losses=result.losses)
 

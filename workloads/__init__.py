@@ -14,6 +14,6 @@ def __getattr__(name: str):
         from workloads import zoo
         return getattr(zoo, name)
     if name == "from_torch":
-        from workloads.from_torch import from_torch
+        from workloads.torch_trace import from_torch
         return from_torch
     raise AttributeError(name)

@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from workloads.errors import ArchsimInputError
-from workloads.from_torch import from_torch
+from workloads.torch_trace import from_torch
 from workloads.network import Network
 
 __all__ = ["list_networks", "describe_networks", "build_model", "get_network", "parse_input_size", "ZooEntry"]

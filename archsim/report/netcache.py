@@ -6,7 +6,7 @@ than simulating ResNet-18 on six designs. A `Network` is plain data (`Network.to
 batch-1 table of each zoo network is stored once as JSON and re-read afterwards.
 
 Validity: the file name carries a fingerprint of everything the table depends on — the source of
-the `workloads` package (zoo, from_torch, layer, network, models/) and the installed torch and
+the `workloads` package (zoo, torch_trace, layer, network, models/) and the installed torch and
 torchvision versions (read from package metadata, without importing them). Any change makes a new
 key, so a stale table is never read. A cache that cannot be read or written is ignored (the network is
 built as usual). ``ARCHSIM_NO_CACHE=1`` disables the cache; ``ARCHSIM_CACHE_DIR`` moves it

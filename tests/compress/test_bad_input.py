@@ -15,7 +15,7 @@ from compress.kmeans import kmeans
 from compress.layer import compress_weight_mvq, compress_weight_nm, compress_weight_vq
 from compress.model import compress_model
 from compress.traces import structural_traces
-from workloads.from_torch import from_torch
+from workloads.torch_trace import from_torch
 from workloads.errors import ArchsimInputError
 
 

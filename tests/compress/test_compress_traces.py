@@ -9,7 +9,7 @@ from compress.model import compress_model
 from compress.trace import WeightFormat, load_traces, save_traces
 from compress.traces import structural_traces, traces_from_compressed
 from workloads.errors import ArchsimInputError
-from workloads.from_torch import from_torch
+from workloads.torch_trace import from_torch
 
 CONFIGS = [
     CompressionConfig(method="mvq", k=32, iterations=3),

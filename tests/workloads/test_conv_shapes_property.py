@@ -9,7 +9,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from workloads import conv2d
-from workloads.from_torch import from_torch
+from workloads.torch_trace import from_torch
 
 
 @st.composite

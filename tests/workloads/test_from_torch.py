@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from workloads import ArchsimInputError, LayerKind
-from workloads.from_torch import UnmodelledOpWarning, from_torch
+from workloads.torch_trace import UnmodelledOpWarning, from_torch
 
 
 def _observed_outputs(model: nn.Module, x: torch.Tensor) -> dict[str, tuple[int, ...]]:
@@ -262,3 +262,16 @@ def test_vision_transformer_matches_torchvision_figures():
     net = from_torch(vit, torch.empty(1, 3, 224, 224, device="meta"))
     assert net.params == 86_567_656  # torchvision's published count
     assert net.macs == pytest.approx(17.56e9, rel=0.01)  # torchvision: 17.56 GFLOPS (MACs)
+
+
+def test_package_attribute_is_the_function_even_after_the_submodule_was_imported():
+    # a submodule named like the function used to shadow it: `from workloads import from_torch` returned a module
+    import importlib
+
+    import workloads
+
+    importlib.import_module("workloads.torch_trace")
+    importlib.import_module("workloads.zoo")
+    from workloads import from_torch as exported
+
+    assert callable(exported) and exported is from_torch and workloads.from_torch is from_torch

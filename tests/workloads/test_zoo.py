@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from workloads import ArchsimInputError, LayerKind
-from workloads.from_torch import from_torch
+from workloads.torch_trace import from_torch
 from workloads.zoo import build_model, describe_networks, get_network, list_networks, parse_input_size
 
 # torchvision's model docs (weights tables, 224x224, batch 1): exact parameter counts and "GFLOPS",
