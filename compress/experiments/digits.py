@@ -539,6 +539,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+#: Integer CLI options that map 1:1 onto a `DigitsSetup` field, with their smallest allowed value.
+INT_OPTIONS = {"threads": 1, "finetune_epochs": 0, "retrain_epochs": 0}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     setup = QUICK if args.quick else DigitsSetup()
@@ -549,10 +553,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.dataset is not None:
             setup = replace(setup, dataset=args.dataset)
             prefix = args.dataset if args.dataset != "digits" else prefix
-        if args.threads is not None:
-            if args.threads < 1:
-                raise ArchsimInputError("--threads must be >= 1")
-            setup = replace(setup, threads=args.threads)
+        for name, minimum in INT_OPTIONS.items():  # --threads, --finetune-epochs, --retrain-epochs
+            value = getattr(args, name)
+            if value is not None:
+                if value < minimum:
+                    raise ArchsimInputError(f"--{name.replace('_', '-')} must be >= {minimum}, got {value}")
+                setup = replace(setup, **{name: value})
         if args.seeds is not None:
             if args.seeds < 1:
                 raise ArchsimInputError("--seeds must be >= 1")
@@ -563,14 +569,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             except ValueError:
                 raise ArchsimInputError(f"--ratios must be comma-separated numbers, got {args.ratios!r}") from None
             setup = replace(setup, ratios=ratios)
-        if args.finetune_epochs is not None:
-            if args.finetune_epochs < 0:
-                raise ArchsimInputError("--finetune-epochs must be >= 0")
-            setup = replace(setup, finetune_epochs=args.finetune_epochs)
-        if args.retrain_epochs is not None:
-            if args.retrain_epochs < 0:
-                raise ArchsimInputError("--retrain-epochs must be >= 0")
-            setup = replace(setup, retrain_epochs=args.retrain_epochs)
         prefix = args.prefix or prefix
         result = run_digits(setup, progress=not args.no_progress)
     except ArchsimInputError as err:

