@@ -59,10 +59,11 @@ def _default_mapper() -> Mapper:
     return map_layer
 
 
-def _default_tech(name: str) -> Any:
+def _default_tech(name: str, supply_voltage_v: float | None = None) -> Any:
+    """The design's tech table, loaded for its supply-voltage corner (None = the table's own corner)."""
     from archsim.tech import load_tech_table
 
-    return load_tech_table(name)
+    return load_tech_table(name, supply_voltage_v=supply_voltage_v)
 
 
 def resolve_design(design: str | Path | Design, overrides: Mapping[str, Any] | None = None) -> Design:
@@ -115,7 +116,7 @@ def _shape(layer: Layer) -> str:
             f"groups={layer.groups} input={layer.in_h}x{layer.in_w}")
 
 
-_FORMAT_METHOD = {"vq": "vq", "nm": "nm", "mvq": "mvq"}
+_FORMAT_METHOD = {"vq": "vq", "nm": "nm", "mvq": "mvq", "sparse": "sparse"}
 
 
 def compression_config(design: Design, compression: Any = None) -> Any:
@@ -143,6 +144,8 @@ def compression_config(design: Design, compression: Any = None) -> Any:
                                 "value_bits": design.precision.weight_bits}
         if w.format == "dense":
             base.update(n=1, m=4)
+        if w.format == "sparse":     # unstructured pruning at the design's weight density (SparTen)
+            base["density"] = w.density
         fields = set(CompressionConfig.__dataclass_fields__)
         unknown = sorted(set(compression or {}) - fields)
         if unknown:
@@ -180,7 +183,14 @@ class SimContext:
 
     def __post_init__(self) -> None:
         if self.tech is None:
-            self.tech = _default_tech(self.design.tech)
+            self.tech = _default_tech(self.design.tech, self.design.supply_voltage_v)
+        elif self.design.supply_voltage_v is not None:
+            loaded_for = getattr(getattr(self.tech, "meta", None), "supply_voltage_v", None)
+            if loaded_for != self.design.supply_voltage_v:
+                raise ArchsimInputError(
+                    f"design {self.design.name!r} has supply_voltage_v={self.design.supply_voltage_v:g} but the tech "
+                    f"table passed in was loaded for {loaded_for!r}; pass load_tech_table(..., supply_voltage_v="
+                    f"{self.design.supply_voltage_v:g}) or leave tech unset")
         if self.mapper is None:
             self.mapper = _default_mapper()
         self.cost = CostModel(self.design, self.tech, self.cost_options)

@@ -14,14 +14,19 @@ How each counter is priced (reference/energy_tables.md §4, "How to use it"):
 DRAM                   bits × pJ/bit of the design's DRAM kind (per operand, read or write)
 SRAM buffers           accesses × ``sram_access(macro bytes, port bits, op)``; one macro is one
                        bank of one half (`CostOptions.sram_macro_per_bank_half`)
-register files         bytes × ``register_access`` (depth 1: a pipeline register) or
-                       bytes × ``register_file_access(depth × word bytes, op)`` (depth > 1)
+register files         ``design.accounting.register_convention`` (`archsim.access_convention`):
+                       ``switching`` (default) — write = flop write per byte; a depth-1 read and a
+                       stationary read are free; an RF read = ceil(log2 depth) mux2 levels per bit;
+                       ``legacy`` — read = write = flop (depth 1) or the small/large-RF per-byte price
+N:M sparse PEs         each WRF entry carries a log2(M)-bit mux-select index (``weight_index``:
+                       written with the weight, read per mux select, priced as an RF of the WRF's
+                       depth); the ARF holds the windows of all M/N candidate rows a PE selects from
 MACs                   MACs × ``mac(weight, act, psum bits)``; clock-gated MACs and idle PE
                        cycles cost 0 dynamic (kept as rows with their counts) [A]
 muxes / decoder        selects × ``mux(M, act bits)``; decodes × ``lzc_decoder(M)`` (M of ``weights``)
-codebook lookups       ``buffers.codebook.kind`` rf (MVQ's CRF): codeword bytes × (flop read +
-                       log2(entries) × 8 mux2 bits) — the energy_tables.md §4
-                       ``crf_flop_lookup_per_byte`` rule [C] on this table's flop and mux2 entries;
+codebook lookups       ``buffers.codebook.kind`` rf (MVQ's CRF): codeword bytes × the RF read price of
+                       its depth under the convention (legacy: flop read + log2(entries) × 8 mux2
+                       bits, the energy_tables.md §4 ``crf_flop_lookup_per_byte`` rule [C]);
                        sram: ``sram_access(codebook macro, port, read)`` per port-width read
 codebook fill          rf: bytes × flop write; sram: accesses × SRAM write × read_ports (replicas)
 clock / control        (dynamic on-chip energy) × (``meta.dynamic_overhead`` − 1)
@@ -33,10 +38,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 
+from archsim.access_convention import AccessPricer
 from archsim.design import BufferConfig, Design
 from archsim.sim.engine import LayerCounters
 
@@ -56,15 +62,30 @@ CATEGORY: dict[str, str] = {
     "pe_array": "MACs",
     "mux": "muxes/decoder",
     "activation_forwarding": "register files",
+    "weight_index": "register files",
     "decoder": "muxes/decoder",
     "control": "clock/control",
     "leakage": "leakage",
 }
 CATEGORIES: tuple[str, ...] = tuple(dict.fromkeys(CATEGORY.values()))
 
+#: Extension points for designs with units of their own (S2TA's DBB-izer, SparTen's inner join, ...).
+#: A module that introduces an event component registers, at import time:
+#:   ``EVENT_PRICERS[component] = fn(cost_model, action) -> Cost`` (priced like the built-in events) and
+#:   ``AREA_ROWS.append(fn(cost_model) -> list[(component, area_um2, source)])`` (rows for its hardware;
+#:   return [] when the design does not have it), and adds ``CATEGORY[component] = "<category>"``.
+#: A unit that adds PE-local storage (a mapper declares it in `LayerSchedule.storage_bits_per_pe`) also
+#: registers ``STORAGE_CAPACITY.append(fn(cost_model) -> {component: (area row, capacity bits per PE)})``
+#: so the area-consistency test (tests/core/test_area_consistency.py) can check the area holds it.
+EVENT_PRICERS: dict[str, Callable[["CostModel", str], Any]] = {}
+AREA_ROWS: list[Callable[["CostModel"], list[tuple[str, float, str]]]] = []
+STORAGE_CAPACITY: list[Callable[["CostModel"], dict[str, tuple[str, int]]]] = []
+
 _BUFFERS = {"weight_buffer": "weight", "input_buffer": "input", "output_buffer": "output", "codebook": "codebook"}
 _RF = {"weight_rf": ("weight_depth", "weight_bits"), "activation_rf": ("activation_depth", "act_bits"),
        "psum_rf": ("psum_depth", "psum_bits")}
+#: PE-local storages and the area row that holds a depth-1 instance of them (the PE's pipeline registers)
+_PIPELINE_ROW = "pe_array"
 
 
 @dataclass(frozen=True)
@@ -102,6 +123,7 @@ class CostModel:
         self.design = design
         self.tech = tech
         self.options = options or CostOptions()
+        self.access = AccessPricer(tech, design.accounting.register_convention)
         self._area = self._build_area()
 
     # ---- area --------------------------------------------------------------------------------
@@ -121,12 +143,12 @@ class CostModel:
             rows.append(("activation_forwarding", pes * a,
                          f"[A] {pes} PEs x ({d.array.sparse_m}-1) x {p.act_bits} b registers forwarding the "
                          f"{d.array.sparse_m}-activation group along the row [{src}]"))
-        for comp, (depth_field, bits_field) in _RF.items():
-            depth = getattr(d.register_files, depth_field)
-            if depth > 1:
-                bits = depth * getattr(p, bits_field)
-                a, _, src = _val(t.register_file_area(bits))
-                rows.append((comp, pes * a, f"{pes} PEs x {depth}x{getattr(p, bits_field)} b RF [{src}]"))
+        for comp, (entries, width) in self.rf_geometry().items():
+            if entries > 1 or comp == "weight_index":
+                bits = entries * width
+                a, _, src = _val(t.register_file_area(bits) if entries > 1 else t.register_area(bits))
+                rows.append((comp, pes * a, f"{pes} PEs x {entries}x{width} b {'RF' if entries > 1 else 'register'}"
+                                            f"{self._rf_note(comp)} [{src}]"))
         for comp, attr in _BUFFERS.items():
             cfg = getattr(d.buffers, attr)
             if cfg is None:
@@ -144,11 +166,58 @@ class CostModel:
             n = d.decoder.mask_decoders
             a, _, src = _val(t.lzc_decoder_area(d.weights.m))
             rows.append(("decoder", n * a, f"{n} LZC mask decoders (decoder.mask_decoders, M={d.weights.m}) [{src}]"))
+        for extra in AREA_ROWS:
+            rows.extend(extra(self))
         logic = sum(a for c, a, _ in rows if c not in self.sram_components)
         rows.append(("control", logic * self.options.control_area_fraction,
                      f"[A] {self.options.control_area_fraction:g} x datapath logic area"))
         frame = pd.DataFrame(rows, columns=["component", "area_um2", "source"]).set_index("component")
         return frame
+
+    def rf_geometry(self) -> dict[str, tuple[int, int]]:
+        """(entries, bits per entry) of each PE-local storage of one *physical* PE.
+
+        Depths are the design's ``register_files``; an N:M sparse PE (``array.pe: nm_sparse``, built
+        for Na:Ma) additionally needs (a) an ARF holding the windows of the Ma/Na logical reduction rows
+        it selects from — the events write every candidate row's window, so the ARF has
+        ``activation_depth x Ma/Na`` entries (depth 1 stays the forwarding register, whose Ma-1 extra
+        copies are `activation_forwarding`) — and (b) a log2(Ma)-bit mux-select index per WRF entry
+        (``weight_index``), without which the kept weight could not pick its activation."""
+        d = self.design
+        rf, p = d.register_files, d.precision
+        geo = {"weight_rf": (rf.weight_depth, p.weight_bits), "activation_rf": (rf.activation_depth, p.act_bits),
+               "psum_rf": (rf.psum_depth, p.psum_bits)}
+        if d.array.pe == "nm_sparse":
+            if rf.activation_depth > 1:
+                entries = math.ceil(rf.activation_depth * d.array.sparse_m / d.array.sparse_n)
+                geo["activation_rf"] = (entries, p.act_bits)
+            geo["weight_index"] = (rf.weight_depth, index_bits(d.array.sparse_m))
+        return geo
+
+    def _rf_note(self, comp: str) -> str:
+        d = self.design
+        if d.array.pe != "nm_sparse":
+            return ""
+        if comp == "activation_rf":
+            return (f" (activation_depth {d.register_files.activation_depth} x {d.array.sparse_m}/{d.array.sparse_n} "
+                    f"candidate rows per sparse PE)")
+        if comp == "weight_index":
+            return f" (log2({d.array.sparse_m})-bit mux-select index per WRF entry)"
+        return ""
+
+    def storage_capacity_bits(self) -> dict[str, tuple[str, int]]:
+        """Per physical PE: storage component -> (area row holding it, capacity in bits).
+
+        A depth-1 storage is the PE's pipeline register, whose area is part of ``pe_array``; deeper
+        ones (and the sparse PE's index) have their own area rows. The area-consistency test compares
+        this with what each mapper declares it uses (`LayerSchedule.storage_bits_per_pe`)."""
+        out: dict[str, tuple[str, int]] = {}
+        for comp, (entries, width) in self.rf_geometry().items():
+            row = comp if (entries > 1 or comp == "weight_index") else _PIPELINE_ROW
+            out[comp] = (row, entries * width)
+        for extra in STORAGE_CAPACITY:
+            out.update(extra(self))
+        return out
 
     # ---- codebook store and mask decoders -------------------------------------------------------
     @property
@@ -194,13 +263,8 @@ class CostModel:
             reads = math.ceil(word_bits / cb.port_bits)
             e, _, src = _val(t.sram_access(macro, cb.port_bits, "read"))
             return _Priced(e * reads, f"{reads} x SRAM read of a {macro} B macro at {cb.port_bits} b [{src}]")
-        flop, _, fsrc = _val(t.register_access(1))
-        mux2, _, msrc = _val(t.mux(2, 1, activity=1.0))
-        levels = math.log2(entries) if entries > 1 else 0.0
-        per_byte = flop + levels * 8 * mux2
-        return _Priced(per_byte * word_bits / 8,
-                       f"[C] {word_bits // 8} B x (flop read {flop:.4g} pJ/B [{fsrc}] + log2({entries}) mux2 levels x "
-                       f"8 b x {mux2:.4g} pJ [{msrc}]) = energy_tables.md §4 crf_flop_lookup_per_byte rule")
+        per_byte = self.access.lookup_per_byte(entries)
+        return _Priced(per_byte.value * word_bits / 8, f"{word_bits // 8} B x {per_byte.source}")
 
     @property
     def area(self) -> pd.DataFrame:
@@ -283,10 +347,12 @@ class CostModel:
         """Codebook store traffic from DRAM fills (lookups are events, priced per lookup)."""
         t = self.tech
         if cfg.kind == "rf":
+            word_bits, entries = self._codeword()
             if b.write_bytes:
-                add("codebook", "write_bytes", b.write_bytes, t.register_access(1), "byte")
+                add("codebook", "write_bytes", b.write_bytes, self.access.write_per_byte(1, 8), "byte")
             if b.read_bytes:
-                add("codebook", "read_bytes", b.read_bytes, t.register_access(1), "byte")
+                add("codebook", "read_bytes", b.read_bytes, self.access.read_per_byte(entries, word_bits)
+                    if self.access.convention == "switching" else t.register_access(1), "byte")
             return
         if b.write_accesses:
             e, _, src = _val(t.sram_access(macro, cfg.port_bits, "write"))
@@ -305,14 +371,20 @@ class CostModel:
         if comp == "pe_array" and action == "idle_pe_cycles":
             return _Zero("[A] idle PE cycles are clock-gated: no dynamic energy, leakage charged separately")
         if comp == "psum_rf" and action in ("acc_read_bytes", "acc_write_bytes"):
-            return t.register_access(1)     # the MAC's accumulator register: a flop, as WS's psum register
-        if comp in _RF and action in ("read_bytes", "write_bytes"):
-            depth_field, bits_field = _RF[comp]
-            depth = getattr(d.register_files, depth_field)
-            op = "read" if action == "read_bytes" else "write"
-            if depth == 1:
-                return t.register_access(1)
-            return t.register_file_access(depth * getattr(p, bits_field) / 8, op)
+            # the MAC's own accumulator register: a depth-1 flop, like WS's psum register
+            if action == "acc_read_bytes":
+                return self.access.read_per_byte(1, p.psum_bits)
+            return self.access.write_per_byte(1, p.psum_bits)
+        geometry = self.rf_geometry()
+        if comp in geometry and action in ("read_bytes", "write_bytes", "stationary_read_bytes"):
+            entries, width = geometry[comp]
+            if comp == "activation_rf":   # the read mux selects within one logical window of the design's depth
+                entries = self.design.register_files.activation_depth if action != "write_bytes" else entries
+            if action == "write_bytes":
+                return self.access.write_per_byte(entries, width)
+            if action == "stationary_read_bytes":
+                return self.access.stationary_read_per_byte(entries, width)
+            return self.access.read_per_byte(entries, width)
         if comp == "mux" and action == "mux_select":
             if not d.array.sparse_m:
                 raise ValueError("mux_select events need array.sparse_m (the mux width)")
@@ -323,8 +395,10 @@ class CostModel:
             if d.buffers.codebook is None:
                 raise ValueError("codebook lookups on a design without buffers.codebook")
             return self.codebook_lookup_price()
+        if comp in EVENT_PRICERS:
+            return EVENT_PRICERS[comp](self, action)
         raise ValueError(f"no price for event ({comp!r}, {action!r}); known: pe_array mac/gated_mac, "
-                         f"<rf> read_bytes/write_bytes, mux mux_select, decoder decode, codebook lookup, "
+                         f"<rf> read_bytes/write_bytes/stationary_read_bytes, psum_rf acc_read_bytes/acc_write_bytes, mux mux_select, decoder decode, codebook lookup, "
                          f"<buffer> read_bytes/write_bytes")
 
     @staticmethod
@@ -346,6 +420,11 @@ class _Zero:
     source: str
     value: float = 0.0
     unit: str = "pJ"
+
+
+def index_bits(m: int) -> int:
+    """Bits of a mux-select index among ``m`` candidates: ceil(log2 m)."""
+    return math.ceil(math.log2(m)) if m > 1 else 0
 
 
 def _frame(rows: Iterable[tuple]) -> pd.DataFrame:

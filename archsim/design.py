@@ -129,8 +129,11 @@ class WeightsConfig(_Strict):
     format (`compress.traces.structural_traces`); layers the compression policy excludes (first
     conv, depthwise) stay dense. ``dense`` = no decode path (WS, EWS)."""
 
-    format: Literal["dense", "vq", "nm", "mvq"] = Field("dense", description="dense, vq (codebook), nm (N:M values "
-                                                                            "+ mask) or mvq (codebook + N:M mask)")
+    format: Literal["dense", "vq", "nm", "mvq", "sparse"] = Field(
+        "dense", description="dense, vq (codebook), nm (N:M values + mask), mvq (codebook + N:M mask) or sparse "
+                             "(unstructured: a bitmap of one bit per weight + the kept values, SparTen)")
+    density: float = Field(1.0, gt=0.0, le=1.0, allow_inf_nan=False,
+                           description="kept fraction of the weights under unstructured pruning (sparse)")
     n: int = Field(1, ge=1, description="N of the N:M pattern (nm, mvq)")
     m: int = Field(1, ge=1, description="M of the N:M pattern (nm, mvq)")
     d: int = Field(16, ge=1, description="subvector length (vq, mvq)")
@@ -146,6 +149,9 @@ class WeightsConfig(_Strict):
         if self.format == "mvq" and self.d % self.m:
             raise ValueError(f"weights.d ({self.d}) must be a multiple of weights.m ({self.m}): N:M groups lie "
                              f"inside each d-dim subvector")
+        if self.format != "sparse" and self.density != 1.0:
+            raise ValueError(f"weights.density applies to weights.format = sparse (unstructured pruning); "
+                             f"remove it or set weights.format: sparse (got format {self.format})")
         return self
 
     @property
@@ -166,6 +172,78 @@ class Precision(_Strict):
     psum_bits: int = Field(32, ge=1, le=64)
 
 
+class AccountingConfig(_Strict):
+    """How events are priced (not hardware): see `archsim.access_convention`."""
+
+    register_convention: Literal["switching", "legacy"] = Field(
+        "switching", description="register/RF access convention: 'switching' (default: a register costs its write, "
+                                 "a depth-1 read and a stationary register are free, an RF read costs its read-mux "
+                                 "tree by depth) or 'legacy' (read = write at the table's flop/RF price; archsim's "
+                                 "figures before issue 11)")
+
+
+class ActivationsConfig(_Strict):
+    """Activation sparsity the array exploits at run time (`archsim.mapping.activation_sparsity`).
+
+    ``sparsity``: ``none`` (activations streamed dense), ``dbb`` (S2TA: a hardware top-N "DBB-izer"
+    keeps at most N of every block of ``dbb_m`` consecutive input channels and the array streams only
+    the kept (value, index) pairs, time-unrolled) or ``zero_gating`` (SA-ZVCG: MACs whose activation is
+    zero are clock-gated, same cycles). N per layer, or the density, comes from the layer's trace
+    (``act_dbb_n/act_dbb_m`` or ``act_density``, measured by `compress.activations`) or else from
+    ``default_density``; with neither, a layer that could use activation sparsity is an input error."""
+
+    sparsity: Literal["none", "dbb", "zero_gating"] = Field(
+        "none", description="none, dbb (S2TA's top-N activation DBB) or zero_gating (SA-ZVCG)")
+    dbb_m: int = Field(8, ge=2, le=256, description="activation DBB block: consecutive input channels per block")
+    default_density: float | None = Field(
+        None, gt=0.0, le=1.0, description="[A] non-zero fraction of a layer's input activations used when its trace "
+                                          "has no activation statistics; null = such a trace is an error")
+    dense_layers: tuple[str, ...] = Field((), description="layers whose input is streamed dense whatever the "
+                                                         "statistics (e.g. a network input that is not an RGB conv)")
+    compressed_storage: bool = Field(
+        False, description="dbb: activations are stored DBB-compressed (kept values + a log2(dbb_m)-bit index "
+                           "each) in DRAM and the input buffer, the DBB-izer sits on the producer's write-back "
+                           "path; false: stored dense, the DBB-izer sits at the input-buffer read port")
+    dbbizers: int = Field(8, ge=1, le=4096, description="dbb: DBB-izer units, each prunes one block per cycle")
+
+    @model_validator(mode="after")
+    def _register_units(self) -> "ActivationsConfig":
+        # The DBB-izer and the activation index are hardware units priced through archsim.cost's extension
+        # points; register them as soon as a design has them, so a bare CostModel (area) sees them too.
+        if self.sparsity == "dbb":
+            import archsim.mapping.activation_cost  # noqa: F401
+        return self
+
+
+class SpartenConfig(_Strict):
+    """SparTen-like compute units (`archsim.mapping.sparten`; Gondimalla et al., MICRO'19). Ignored by other
+    dataflows. The array is ``array.cols`` clusters of ``array.rows`` compute units (CUs); each CU's
+    filter-chunk buffer is ``register_files.weight_depth`` weight words and its psum file holds
+    ``register_files.psum_depth`` outputs (the pixels of one pass). Every value is an assumption [A]
+    except ``chunk`` (SparTen's 128-position chunks [M]); see the mapper's docstring for the model."""
+
+    chunk: int = Field(128, ge=8, le=1024, description="[M] positions per chunk: one bitmask word + its packed "
+                                                       "non-zero values (SparTen: 128)")
+    multipliers_per_cu: int = Field(1, ge=1, le=64, description="[A] matched pairs a CU multiplies per cycle")
+    join_latency_cycles: int = Field(0, ge=0, le=64, description="[A] extra cycles per chunk for the AND + "
+                                                                 "prefix-sum join (0: pipelined with the MACs)")
+    greedy_balancing: bool = Field(True, description="sort a layer's filters by density before grouping them "
+                                                     "into rounds (SparTen's software greedy balancing); false: in "
+                                                     "network order")
+    act_density: float | None = Field(0.5, gt=0.0, le=1.0, allow_inf_nan=False,
+                                      description="[A] non-zero fraction of a layer's input activations when its "
+                                                  "trace has none (null: such a trace is an error)")
+    image_input_max_channels: int = Field(4, ge=0, le=64,
+                                          description="[A] an ungrouped conv with at most this many input channels "
+                                                      "reads a raw image (not a ReLU output): density 1 unless its "
+                                                      "trace measured it; 0 = no such rule")
+    filter_scale_sigma: float = Field(0.3, ge=0.0, le=3.0, allow_inf_nan=False,
+                                      description="[A] spread (std of log) of per-filter weight scales in the model "
+                                                  "of per-filter densities used when a trace has no filter_density")
+    seed: int = Field(0, ge=0, description="seed of that model (per layer shape) and of the placement of kept "
+                                           "weights in chunks")
+
+
 class Design(_Strict):
     """One accelerator design."""
 
@@ -174,6 +252,11 @@ class Design(_Strict):
     dataflow: str = Field("ws", description="mapper that schedules layers on this design (see archsim.mapping)")
     clock_hz: float = Field(1.0e9, gt=0, description="[A] design clock")
     tech: str = Field("40nm", description="technology table: '40nm', '28nm' or a YAML path")
+    supply_voltage_v: float | None = Field(
+        None, ge=0.5, le=1.5, allow_inf_nan=False,  # = archsim.tech.table.SUPPLY_VOLTAGE_RANGE_V [A] (a test checks)
+        description="supply-voltage corner in V, off (null) by default: compute/register energies x "
+                    "(V / tech meta.vdd_char)^2 (dynamic energy ~ V^2, energy_tables.md §3.3), logic leakage x "
+                    "V/vdd_char [A]; SRAM, DRAM, area and clock unchanged (archsim.tech.table). MVQ's chip: 0.99")
     array: ArrayConfig = ArrayConfig()
     register_files: RegisterFiles = RegisterFiles()
     ews: EwsConfig = EwsConfig()
@@ -183,6 +266,9 @@ class Design(_Strict):
     weights: WeightsConfig = WeightsConfig()
     dram: DramConfig = DramConfig()
     precision: Precision = Precision()
+    accounting: AccountingConfig = AccountingConfig()
+    activations: ActivationsConfig = ActivationsConfig()
+    sparten: SpartenConfig = SpartenConfig()
 
     @model_validator(mode="after")
     def _weight_path(self) -> "Design":
@@ -203,6 +289,26 @@ class Design(_Strict):
                     raise ValueError(f"weights {w.n}:{w.m}: {problem}")
             if a.rows % a.sparse_n:
                 raise ValueError(f"array.rows ({a.rows}) must be a multiple of array.sparse_n ({a.sparse_n})")
+        return self
+
+    @model_validator(mode="after")
+    def _sparten(self) -> "Design":
+        """A SparTen design: its CU buffers must hold what its chunks need, and its hardware units' pricers
+        (`archsim.mapping.sparten_hw`) are registered before any cost model of it can exist."""
+        if self.dataflow.strip().lower() != "sparten":
+            return self
+        sp, p = self.sparten, self.precision
+        if self.array.pe != "dense":
+            raise ValueError("dataflow sparten builds its own compute units: set array.pe: dense (the sparse "
+                             "join replaces N:M muxes)")
+        slot_bits = sp.chunk * (1 + p.weight_bits)
+        if self.register_files.weight_depth * p.weight_bits < slot_bits:
+            raise ValueError(f"sparten: a CU's filter-chunk buffer (register_files.weight_depth = "
+                             f"{self.register_files.weight_depth} x {p.weight_bits} b) cannot hold one "
+                             f"{sp.chunk}-position chunk ({sp.chunk} mask bits + {sp.chunk} values = {slot_bits} b); "
+                             f"raise register_files.weight_depth to {-(-slot_bits // p.weight_bits)} (x2 to "
+                             f"double-buffer) or lower sparten.chunk")
+        import archsim.mapping.sparten_hw  # noqa: F401  (registers EVENT_PRICERS / AREA_ROWS)
         return self
 
     def with_overrides(self, **changes: object) -> "Design":

@@ -14,6 +14,24 @@ Throughput and efficiency definitions
   sparse-accelerator papers this project compares with. ``effective=True`` counts 2 per MAC actually
   executed instead.
 * TOPS/W = ops / energy (J) / 1e12 = ops / energy_pJ.
+* ops for every TOPS and TOPS/W number, in every table and plot: `OPS_NOTE`
+  ("ops = 2 x dense-equivalent MACs") unless a column or key says ``effective``.
+
+Core vs system energy (why both)
+--------------------------------
+DRAM is a third of a compressed design's energy (MVQ on ResNet-18: ~35 %) and its pJ/bit depends
+on the memory part, not the accelerator, so papers quote either number. Both are reported:
+
+* **system** energy = every row of the energy frame (what `energy_pj` is);
+  ``tops_per_w_system`` = ops / system energy. ``tops_per_w`` is kept as its alias.
+* **core** energy = every row except the off-chip DRAM rows (components whose
+  `archsim.cost.CATEGORY` is ``"DRAM"``): the MAC array, register files, SRAM buffers, codebook,
+  decoders and muxes, clock/control and all leakage (logic and SRAM) stay in;
+  ``tops_per_w_core`` = ops / core energy, so ``tops_per_w_core >= tops_per_w_system``.
+* ``energy_core_pj + energy_dram_pj == energy_pj`` holds exactly in floating point: core and DRAM
+  are each the exact (``math.fsum``) sum of their rows and the total is defined as their sum, so it
+  is within one rounding (~1e-16 relative) of an fsum over all rows. (The other way round, total =
+  fsum of all rows, cannot always be split exactly: a half-ulp tie has no float complement.)
 * TOPS = ops / latency (s) / 1e12; TOPS/mm² = TOPS / (area µm² / 1e6).
 * inferences/s = batch / latency (s).
 * utilisation = executed MACs / (PEs × cycles) (spatial × temporal, stalls included).
@@ -28,8 +46,18 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
-from archsim.cost import by_category, by_component, empty_energy
+from archsim.cost import CATEGORY, by_category, by_component, empty_energy
 from archsim.sim.engine import BufferCounts, LayerCounters
+
+#: The ops convention of every TOPS / TOPS/W number archsim reports (table headers, CSV readmes, plot titles).
+OPS_NOTE = "ops = 2 x dense-equivalent MACs"
+#: The energy category that is off-chip (excluded from core energy).
+DRAM_CATEGORY = "DRAM"
+
+
+def _is_dram(component: str) -> bool:
+    """Whether an energy-frame component is off-chip DRAM (``dram`` or a registered unit in the DRAM category)."""
+    return component == "dram" or CATEGORY.get(component) == DRAM_CATEGORY
 
 
 def _sum_maps(maps: Iterable[Mapping[str, float]]) -> dict[str, float]:
@@ -51,8 +79,26 @@ class _Metrics:
 
     @property
     def energy_pj(self) -> float:
-        """Total energy: the exact (``math.fsum``) sum of every row of `energy`."""
-        return math.fsum(self.energy["energy_pj"])
+        """Total (system) energy = `energy_core_pj` + `energy_dram_pj`, each an exact (``math.fsum``) sum of
+        its rows of `energy`: the split adds up exactly, and the total is within one rounding of an fsum
+        over all rows."""
+        return self.energy_core_pj + self.energy_dram_pj
+
+    def _split_rows(self, dram: bool) -> list[float]:
+        """Energy of the DRAM rows (``dram``) or of every other row, in frame order."""
+        comps = self.energy.index.get_level_values("component")
+        return [float(e) for c, e in zip(comps, self.energy["energy_pj"].to_numpy()) if _is_dram(str(c)) == dram]
+
+    @property
+    def energy_dram_pj(self) -> float:
+        """Off-chip DRAM energy (pJ): the rows of every DRAM-category component."""
+        return math.fsum(self._split_rows(dram=True))
+
+    @property
+    def energy_core_pj(self) -> float:
+        """On-chip (core) energy (pJ): every row except DRAM: array, RFs, buffers, codebook, decoders, muxes,
+        clock/control and leakage."""
+        return math.fsum(self._split_rows(dram=False))
 
     @property
     def energy_breakdown(self) -> dict[str, float]:
@@ -90,8 +136,18 @@ class _Metrics:
     def tops(self, effective: bool = False) -> float:
         return self.ops(effective) / self.latency_s / 1e12 if self.cycles else 0.0
 
-    def tops_per_w(self, effective: bool = False) -> float:
+    def tops_per_w_system(self, effective: bool = False) -> float:
+        """ops / system energy (DRAM included); ops per `OPS_NOTE` (``effective``: executed MACs x 2)."""
         e = self.energy_pj
+        return self.ops(effective) / e if e else 0.0
+
+    def tops_per_w(self, effective: bool = False) -> float:
+        """Alias of `tops_per_w_system` (kept for compatibility: TOPS/W without a qualifier is the system value)."""
+        return self.tops_per_w_system(effective)
+
+    def tops_per_w_core(self, effective: bool = False) -> float:
+        """ops / core energy (no DRAM rows); >= `tops_per_w_system`."""
+        e = self.energy_core_pj
         return self.ops(effective) / e if e else 0.0
 
     def tops_per_mm2(self, effective: bool = False) -> float:
@@ -110,9 +166,13 @@ class _Metrics:
             "gated_macs": self.gated_macs,
             "utilisation": self.utilisation, "dram_read_bytes": dict(self.dram_read_bytes),
             "dram_write_bytes": dict(self.dram_write_bytes), "energy_pj": self.energy_pj,
+            "energy_core_pj": self.energy_core_pj, "energy_dram_pj": self.energy_dram_pj,
             "energy_breakdown_pj": self.energy_breakdown, "energy_by_component_pj": self.energy_by_component,
-            "area_um2": self.area_um2, "tops": self.tops(), "tops_per_w": self.tops_per_w(),
-            "tops_per_w_effective": self.tops_per_w(effective=True), "tops_per_mm2": self.tops_per_mm2(),
+            "area_um2": self.area_um2, "ops": self.ops(), "ops_definition": OPS_NOTE, "tops": self.tops(),
+            "tops_per_w": self.tops_per_w(), "tops_per_w_system": self.tops_per_w_system(),
+            "tops_per_w_core": self.tops_per_w_core(),
+            "tops_per_w_effective": self.tops_per_w(effective=True),
+            "tops_per_w_core_effective": self.tops_per_w_core(effective=True), "tops_per_mm2": self.tops_per_mm2(),
             "inferences_per_s": self.inferences_per_s, "batch": self.batch,
         }
 
@@ -173,7 +233,9 @@ class LayerResult(_Metrics):
     def row(self) -> dict[str, Any]:
         return {"name": self.name, "cycles": self.cycles, "stall_cycles": self.stall_cycles,
                 "utilisation": self.utilisation, "macs": self.macs,
-                "dram_bytes": self.counters.dram_bytes, "energy_pj": self.energy_pj}
+                "dram_bytes": self.counters.dram_bytes, "energy_pj": self.energy_pj,
+                "energy_core_pj": self.energy_core_pj, "energy_dram_pj": self.energy_dram_pj,
+                "tops_per_w_core": self.tops_per_w_core(), "tops_per_w_system": self.tops_per_w_system()}
 
 
 @dataclass(frozen=True, eq=False)
@@ -194,10 +256,6 @@ class NetworkResult(_Metrics):
             frame = pd.concat([lr.energy for lr in self.layers]) if self.layers else empty_energy()
             object.__setattr__(self, "_energy", frame)
         return self._energy  # type: ignore[return-value]
-
-    @property
-    def energy_pj(self) -> float:  # type: ignore[override]
-        return math.fsum(self.energy["energy_pj"])
 
     @property
     def cycles(self) -> int:  # type: ignore[override]
@@ -237,7 +295,8 @@ class NetworkResult(_Metrics):
         return pd.concat(frames).groupby(level=0).sum()
 
     def layers_frame(self) -> pd.DataFrame:
-        """One row per layer: name, cycles, stall cycles, utilisation, MACs, DRAM bytes, energy."""
+        """One row per layer: name, cycles, stall cycles, utilisation, MACs, DRAM bytes, energy (total, core,
+        DRAM) and TOPS/W (core, system; ops per `OPS_NOTE`)."""
         return pd.DataFrame([lr.row() for lr in self.layers]).set_index("name")
 
     def to_dict(self) -> dict[str, Any]:
@@ -269,4 +328,4 @@ def combine(results: Iterable[_Metrics], name: str | None = None) -> NetworkResu
                          layers=tuple(layers), area=first.area)
 
 
-__all__ = ["BufferCounts", "LayerResult", "NetworkResult", "combine"]
+__all__ = ["BufferCounts", "DRAM_CATEGORY", "LayerResult", "NetworkResult", "OPS_NOTE", "combine"]

@@ -100,6 +100,11 @@ class LayerSchedule:
     pe_used: int
     pe_total: int
     notes: str = ""
+    #: PE-local storage one physical PE needs for this mapping, in bits, keyed by the event component
+    #: that reads/writes it (``weight_rf``, ``activation_rf``, ``psum_rf``, ``weight_index``, ...).
+    #: Declared by the mapper from *its* mapping decisions; the area-consistency test checks that the
+    #: design's area (`archsim.cost.CostModel.storage_capacity_bits`) holds at least this much.
+    storage_bits_per_pe: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def macs(self) -> int:

@@ -1,7 +1,8 @@
 """Parameter sweeps: one design, one workload, a grid of compression / array parameters.
 
 `run_sweep` simulates every point of the Cartesian product of the swept values and returns one
-row per point (cycles, energy per category, area, TOPS/W, ...). Points are independent, so they
+row per point (cycles, energy per category, core and DRAM energy, area, TOPS/W core and system, ...;
+`archsim.results` defines core vs system and the ops convention, `OPS_NOTE`). Points are independent, so they
 can run in parallel: ``executor="dask"`` uses dask (the ``dist`` extra: ``pip install
 archsim[dist]``) with its process scheduler, or a `dask.distributed` client when one is active;
 ``executor="processes"`` uses `concurrent.futures` processes; ``"sequential"`` (the default) runs
@@ -122,12 +123,15 @@ def _point_row(network: Network, design: str, point: SweepPoint) -> dict[str, An
     row.update({"design": design, "workload": network.name, "n": point.n, "m": point.m, "d": point.d, "k": point.k,
                 "rows": point.rows, "cols": point.cols,
                 "physical_pes": prep.design.array.rows * prep.design.array.cols, "cycles": r.cycles,
-                "stall_cycles": r.stall_cycles, "macs": r.macs, "energy_uj": r.energy_pj / 1e6})
+                "stall_cycles": r.stall_cycles, "macs": r.macs, "energy_uj": r.energy_pj / 1e6,
+                "energy_core_uj": r.energy_core_pj / 1e6, "energy_dram_uj": r.energy_dram_pj / 1e6})
     breakdown = r.energy_breakdown
     for cat in CATEGORIES:
         row[f"energy_{slug(cat)}_uj"] = breakdown.get(cat, 0.0) / 1e6
+    row["energy_dram_uj"] = r.energy_dram_pj / 1e6  # the DRAM category, as the exact sum core + DRAM = total
     row.update({"area_mm2": r.area_um2 / 1e6, "array_area_mm2": array_area_um2(r.area) / 1e6,
-                "tops_per_w": r.tops_per_w(), "tops_per_mm2": r.tops_per_mm2(),
+                "tops_per_w": r.tops_per_w(), "tops_per_w_system": r.tops_per_w_system(),
+                "tops_per_w_core": r.tops_per_w_core(), "tops_per_mm2": r.tops_per_mm2(),
                 "inferences_per_s": r.inferences_per_s,
                 "dram_bytes": sum(r.dram_read_bytes.values()) + sum(r.dram_write_bytes.values())})
     return row

@@ -11,6 +11,9 @@ Methods
 ``prune_vq``  the ablation MVQ must beat: N:M prune, *unmasked* k-means, mask applied after
               clustering (the reconstruction is ``mask * codebook[codes]``).
 ``nm``        N:M pruning only; kept values quantised to ``value_bits``.
+``sparse``    unstructured magnitude pruning to ``density`` (a bitmap + the kept values, SparTen's
+              format). Structural traces only (`compress.traces.structural_traces`); real pruning of
+              weights is `compress.unstructured` (numpy), not `compress_model`.
 
 Subvector layouts (``layout``)
 ------------------------------
@@ -31,7 +34,7 @@ from typing import Any, Callable, Union
 
 from workloads.errors import ArchsimInputError
 
-METHODS = ("mvq", "vq", "prune_vq", "nm")
+METHODS = ("mvq", "vq", "prune_vq", "nm", "sparse")
 LAYOUTS = ("input_channel", "kernel")
 INITS = ("pqf", "kmeans++")
 MASK_ENCODINGS = ("bitmap", "combinatorial", "index")
@@ -63,6 +66,8 @@ class CompressionConfig:
     codebook_bits: bits per codebook value (int symmetric per layer; 32 = keep float32 unquantised).
         8 for MVQ [S1], 16 to count the fp16 codebooks of the PQF reproduction.
     value_bits: bits per kept value of the ``nm`` method (int symmetric per layer; 32 = float).
+    density: kept fraction of the weights under the ``sparse`` method (unstructured magnitude pruning),
+        in (0, 1]; ignored by the other methods.
     mask_encoding: ``bitmap`` (M bits per group), ``combinatorial`` (ceil log2 C(M,N) bits per
         group) or ``index`` (N ceil log2 M bits per group); see `compress.trace.mask_bits_per_group`.
     init: ``pqf`` (k random distinct subvectors + N(0, ``pqf_noise``) noise, as PQF) or ``kmeans++``.
@@ -95,6 +100,7 @@ class CompressionConfig:
     k: int = 256
     codebook_bits: int = 8
     value_bits: int = 8
+    density: float = 0.25
     mask_encoding: str = "bitmap"
     init: str = "pqf"
     iterations: int = 20
@@ -151,6 +157,10 @@ class CompressionConfig:
         if not (2 <= self.value_bits <= 16 or self.value_bits == 32):
             raise ArchsimInputError(f"compression config: value_bits must be 2..16 (int) or 32 (float), "
                                     f"got {self.value_bits}")
+        if isinstance(self.density, bool) or not isinstance(self.density, (int, float)) \
+                or not 0.0 < self.density <= 1.0:
+            raise ArchsimInputError(f"compression config: density must be in (0, 1] (the kept fraction of the weights "
+                                    f"under unstructured pruning, e.g. 0.25), got {self.density!r}")
         if not (isinstance(self.pqf_noise, (int, float)) and self.pqf_noise >= 0 and math.isfinite(self.pqf_noise)):
             raise ArchsimInputError(f"compression config: pqf_noise must be a finite number >= 0, got {self.pqf_noise!r}")
         if not (isinstance(self.importance, str) or callable(self.importance)):

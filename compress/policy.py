@@ -125,6 +125,8 @@ def plan_layer(name: str, shape: Sequence[int], kind: str, config: CompressionCo
     if kind == "conv" and is_depthwise(shape, groups) and config.exclude_depthwise:
         return dense("depthwise (exclude_depthwise)")
 
+    if method == "sparse":   # unstructured pruning: no subvectors, no groups, so any shape fits
+        return LayerPlan(method=method, d=1, k=0, **base)
     masked = method in ("mvq", "prune_vq", "nm")
     n, m = (config.n, config.m) if masked else (1, 1)
     d = config.m if method == "nm" else layer_d(shape, kind, config)

@@ -16,6 +16,7 @@ dense      0                           0                                W x weig
 nm         0                           see `mask_bits_per_group`        W x N/M x weight_bits
 vq         S x ceil(log2 k)            0                                k x d x codebook bits
 mvq        S x ceil(log2 k)            see `mask_bits_per_group`        k x d x codebook bits
+sparse     0                           W (a bitmap, one bit per weight) round(W x density) x weight_bits
 =========  ==========================  ===============================  =====================
 
 Mask encodings: ``bitmap`` stores M bits per group (one per position; what an LZC decoder reads);
@@ -41,6 +42,9 @@ class WeightFormat(str, Enum):
     NM = "nm"
     VQ = "vq"
     MVQ = "mvq"
+    #: unstructured sparsity: a bitmap of W bits (one per weight) + the kept values (SparTen style);
+    #: ``density`` is any value in (0, 1], measured or chosen
+    SPARSE = "sparse"
 
 
 MASK_ENCODINGS = ("bitmap", "combinatorial", "index")
@@ -86,6 +90,20 @@ class Trace:
     value_bits: int = 0
     bias_bits: int = 0
     subvector_axis: str = "input_channel"
+    #: activation statistics of this layer's *input* (what the array multiplies the weights with).
+    #: ``act_density``: fraction of non-zero input activations, measured by running the model on data
+    #: (`compress.activations`) or stated; None = not measured (designs that exploit activation
+    #: sparsity then need a stated default or refuse the trace).
+    act_density: float | None = None
+    #: activation density-bound block (S2TA's DBB): at most ``act_dbb_n`` non-zeros are kept per block
+    #: of ``act_dbb_m`` consecutive reduction positions (the DBB-izer's top-N); None = no bound chosen.
+    act_dbb_n: int | None = None
+    act_dbb_m: int | None = None
+    #: per-output-channel (filter) kept fraction of a ``sparse`` trace, ``out_channels`` values in [0, 1]:
+    #: how unevenly unstructured pruning spread the kept weights over the filters (what SparTen's load
+    #: balancing sees). Filled by real pruning (`compress.unstructured`); None = not known (a design that
+    #: needs it then uses its own stated model, e.g. `archsim.mapping.sparten_model`).
+    filter_density: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.format, WeightFormat):
@@ -100,6 +118,18 @@ class Trace:
         for name in ("code_bits", "mask_bits", "codebook_bits", "value_bits", "bias_bits"):
             if getattr(self, name) < 0:
                 raise ArchsimInputError(f"trace of {self.layer.name!r}: {name} must be >= 0")
+        where = f"trace of {self.layer.name!r}"
+        if self.act_density is not None and not 0.0 < self.act_density <= 1.0:
+            raise ArchsimInputError(f"{where}: act_density must be in (0, 1] (the fraction of non-zero input "
+                                    f"activations), got {self.act_density}")
+        if (self.act_dbb_n is None) != (self.act_dbb_m is None):
+            raise ArchsimInputError(f"{where}: give both act_dbb_n and act_dbb_m (the activation DBB bound N of M) "
+                                    f"or neither")
+        if self.act_dbb_n is not None and not 1 <= self.act_dbb_n <= self.act_dbb_m:
+            raise ArchsimInputError(f"{where}: activation DBB needs 1 <= act_dbb_n <= act_dbb_m, got "
+                                    f"{self.act_dbb_n}:{self.act_dbb_m}")
+        if self.filter_density is not None:
+            _check_filter_density(self, where)
 
     @property
     def weight_bits_total(self) -> int:
@@ -152,11 +182,14 @@ class Trace:
 
 
 def structural_trace(layer: Layer, fmt: WeightFormat | str, *, n: int = 1, m: int = 1, d: int = 1, k: int = 0,
-                     codebook_value_bits: int = 8, mask_encoding: str = "bitmap") -> Trace:
+                     codebook_value_bits: int = 8, mask_encoding: str = "bitmap", density: float = 1.0) -> Trace:
     """Exact sizes of a layer compressed in ``fmt`` without running any clustering.
 
     Sizes and densities depend only on shapes and (N, M, d, k), never on weight values, so this
     is exact for timing and energy. Raises `ArchsimInputError` when the shape does not fit.
+    ``density`` is the kept fraction of unstructured (``sparse``) pruning: ``round(W x density)``
+    weights are kept (at least one), and the trace's ``density`` is that count / W exactly. How the
+    kept weights spread over the filters depends on the values, so ``filter_density`` stays None.
     """
     fmt = WeightFormat(fmt)
     w_bits = layer.precision.weight_bits
@@ -164,6 +197,13 @@ def structural_trace(layer: Layer, fmt: WeightFormat | str, *, n: int = 1, m: in
     name = layer.name
     if fmt is WeightFormat.DENSE:
         return Trace(layer=layer, format=fmt, value_bits=layer.weights * w_bits, bias_bits=bias_bits)
+    if fmt is WeightFormat.SPARSE:
+        if isinstance(density, bool) or not isinstance(density, (int, float)) or not 0.0 < density <= 1.0:
+            raise ArchsimInputError(f"layer {name!r}: unstructured (sparse) pruning needs a weight density in (0, 1] "
+                                    f"(the kept fraction, e.g. 0.25), got {density!r}")
+        kept = max(1, round(layer.weights * density))
+        return Trace(layer=layer, format=fmt, density=kept / layer.weights, mask_encoding="bitmap",
+                     mask_bits=layer.weights, value_bits=kept * w_bits, bias_bits=bias_bits)
     if fmt in (WeightFormat.NM, WeightFormat.MVQ):
         if not (isinstance(n, int) and isinstance(m, int) and 1 <= n < m):
             raise ArchsimInputError(f"layer {name!r}: N:M needs 1 <= N < M, got N={n}, M={m}")
@@ -190,6 +230,22 @@ def structural_trace(layer: Layer, fmt: WeightFormat | str, *, n: int = 1, m: in
                  d=d, k=k, codebook_value_bits=codebook_value_bits, mask_encoding=mask_encoding, density=density,
                  code_bits=subvectors * code_bits_for(k), mask_bits=mask_bits,
                  codebook_bits=k * d * codebook_value_bits, bias_bits=bias_bits)
+
+
+def _check_filter_density(trace: Trace, where: str) -> None:
+    """``filter_density``: one kept fraction in [0, 1] per output channel, as a tuple (traces are hashable)."""
+    values = trace.filter_density
+    try:
+        values = tuple(float(v) for v in values)
+    except (TypeError, ValueError):
+        raise ArchsimInputError(f"{where}: filter_density must be a sequence of numbers (one kept fraction per "
+                                f"output channel), got {type(trace.filter_density).__name__}") from None
+    if len(values) != trace.layer.out_channels:
+        raise ArchsimInputError(f"{where}: filter_density has {len(values)} values but the layer has "
+                                f"{trace.layer.out_channels} output channels (filters); give one per filter")
+    if any(not 0.0 <= v <= 1.0 for v in values):
+        raise ArchsimInputError(f"{where}: filter_density values must be in [0, 1] (kept fraction of each filter)")
+    object.__setattr__(trace, "filter_density", values)
 
 
 # ---- files ---------------------------------------------------------------------------------------
@@ -230,8 +286,9 @@ def load_traces(path: str | Path) -> list[Trace]:
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
-    """numpy scalars from Parquet → Python scalars."""
-    return {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+    """numpy scalars from Parquet → Python scalars (numpy arrays, e.g. ``filter_density``, → lists)."""
+    return {k: (v.tolist() if getattr(v, "ndim", 0) else v.item() if hasattr(v, "item") else v)
+            for k, v in row.items()}
 
 
 def with_layer(trace: Trace, layer: Layer) -> Trace:

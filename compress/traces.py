@@ -38,7 +38,8 @@ if TYPE_CHECKING:  # no import cycle with compress.model
     from compress.layer import CompressedLayer
     from compress.model import CompressedModel
 
-FORMATS = {"mvq": WeightFormat.MVQ, "prune_vq": WeightFormat.MVQ, "vq": WeightFormat.VQ, "nm": WeightFormat.NM}
+FORMATS = {"mvq": WeightFormat.MVQ, "prune_vq": WeightFormat.MVQ, "vq": WeightFormat.VQ, "nm": WeightFormat.NM,
+           "sparse": WeightFormat.SPARSE}
 
 
 def module_name(layer_name: str) -> str:
@@ -82,6 +83,9 @@ def structural_trace_for(layer: Layer, plan: LayerPlan | None, config: Compressi
     if plan is None or not plan.compressed:
         return _dense(layer, config)
     fmt = FORMATS[plan.method]
+    if fmt is WeightFormat.SPARSE:   # unstructured: a bitmap + round(W x density) values at the layer's precision
+        trace = structural_trace(layer, fmt, density=config.density)
+        return replace(trace, bias_bits=layer.biases * config.bias_bits)
     trace = structural_trace(layer, fmt, n=plan.n, m=plan.m, d=plan.d, k=plan.k,
                              codebook_value_bits=config.codebook_bits, mask_encoding=config.mask_encoding)
     changes = {"subvector_axis": plan.layout, "bias_bits": layer.biases * config.bias_bits}

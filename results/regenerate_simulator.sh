@@ -6,9 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for iso in throughput area pes; do
-    archsim compare --workload resnet18 --designs ws,ews,ews-c,ews-cm,mvq,s2ta --n 1 --m 4 --d 16 --k 256 --iso "$iso" --out results > /dev/null
+    archsim compare --workload resnet18 --designs ws,ews,ews-c,ews-cm,mvq,s2ta-w --n 1 --m 4 --d 16 --k 256 --iso "$iso" --out results > /dev/null
 done
-archsim compare --workload resnet50 --designs ws,ews,ews-c,ews-cm,mvq,s2ta --n 1 --m 4 --d 16 --k 256 --iso throughput --out results > /dev/null
+archsim compare --workload resnet50 --designs ws,ews,ews-c,ews-cm,mvq,s2ta-w --n 1 --m 4 --d 16 --k 256 --iso throughput --out results > /dev/null
 python -m archsim.report.mvq --out results/mvq
 python -m benchmarks.ews_vs_ws --out results/ews_vs_ws
 python -m archsim.pqa.report --out results/pqa

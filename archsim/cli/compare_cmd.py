@@ -1,8 +1,9 @@
 """`archsim compare`: one workload on several designs — table, CSV, energy/area figures, README.
 
-With no arguments it runs ResNet-18 on ws, ews, ews-c, ews-cm, mvq and s2ta (those that exist) at
+With no arguments it runs ResNet-18 on ws, ews, ews-c, ews-cm, mvq and s2ta-w (those that exist) at
 64x64, iso-throughput, 1:4 / d=16 / k=256, and writes ``results/resnet18/``. Definitions of the iso
-conditions and ratios: `archsim.report.compare`.
+conditions and ratios: `archsim.report.compare`. Every output (table, CSV, JSON, README, energy figure) carries core
+(no DRAM) and system (with DRAM) TOPS/W side by side.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 from archsim.cli.common import add_compression_args, compression_argv
 from workloads.errors import ArchsimInputError
 
-DEFAULT_DESIGNS = "ws,ews,ews-c,ews-cm,mvq,s2ta"
+DEFAULT_DESIGNS = "ws,ews,ews-c,ews-cm,mvq,s2ta-w"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,7 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "iso-throughput: every design has the same dense-equivalent rows x cols array (an N:M sparse "
                     "array has rows*N/M physical PE rows and the same peak dense-equivalent MACs/cycle). "
                     "iso-area: arrays rescaled so each design's total area matches the baseline's. "
-                    "Ratios are vs --baseline; TOPS count 2 ops per dense-equivalent MAC.")
+                    "Ratios are vs --baseline; TOPS count 2 ops per dense-equivalent MAC. TOPS/W is reported "
+                    "as core (on-chip energy, no DRAM) and system (with DRAM; tops_per_w in the CSV/JSON is the "
+                    "system value).")
     p.add_argument("--workload", "-w", default="resnet18",
                    help="network name (`archsim workloads list`) or topology .csv (default resnet18)")
     p.add_argument("--designs", default=DEFAULT_DESIGNS,

@@ -15,7 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "run", help="simulate a workload on a design: cycles, stalls, energy, area, TOPS/W",
         description="Simulate one workload on one design. Layers run back to back; totals are sums of layers. "
-                    "TOPS counts 2 ops per dense-equivalent MAC.")
+                    "TOPS counts 2 ops per dense-equivalent MAC. TOPS/W is reported twice: core (on-chip energy: "
+                    "array, register files, buffers, codebook, decoders, control, leakage; no DRAM) and system "
+                    "(DRAM included; the JSON's tops_per_w is this system value).")
     p.add_argument("--workload", "-w", required=True, help="network name (`archsim workloads list`) or topology .csv")
     p.add_argument("--design", "-d", required=True, help="preset name (ws, ews, ...) or a design .yaml path")
     p.add_argument("--rows", type=int, help="override array.rows")
@@ -158,12 +160,20 @@ def _jsonable(x: Any) -> Any:
 
 
 def _print_text(result: Any, table: Any) -> None:
+    from archsim.results import OPS_NOTE
+
     out = sys.stdout
     view = table[["cycles", "stall_cycles", "utilisation"]].copy()
     view["energy_uJ"] = table["energy_pj"] / 1e6
-    out.write(f"{result.name} on {result.design}: {len(result.layers)} layers, batch {result.batch}\n")
+    view["dram_share"] = (table["energy_dram_pj"] / table["energy_pj"]).where(table["energy_pj"] > 0, 0.0)
+    view["TOPS/W_core"] = table["tops_per_w_core"]
+    view["TOPS/W_system"] = table["tops_per_w_system"]
+    out.write(f"{result.name} on {result.design}: {len(result.layers)} layers, batch {result.batch}; "
+              f"TOPS/W: {OPS_NOTE}, core = no DRAM, system = with DRAM\n")
     out.write(view.to_string(formatters={"cycles": "{:,}".format, "stall_cycles": "{:,}".format,
-                                         "utilisation": "{:.1%}".format, "energy_uJ": "{:,.2f}".format}))
+                                         "utilisation": "{:.1%}".format, "energy_uJ": "{:,.2f}".format,
+                                         "dram_share": "{:.1%}".format, "TOPS/W_core": "{:.3f}".format,
+                                         "TOPS/W_system": "{:.3f}".format}))
     out.write("\n\nTotals\n")
     total = result.energy_pj
     lines = [
@@ -171,14 +181,18 @@ def _print_text(result: Any, table: Any) -> None:
         ("latency", f"{result.latency_s * 1e3:.4f} ms at {result.clock_hz / 1e6:g} MHz"),
         ("utilisation", f"{result.utilisation:.1%}"),
         ("stalls by cause", ", ".join(f"{k} {v:,}" for k, v in result.stalls.items()) or "none"),
-        ("energy", f"{total / 1e6:,.2f} uJ"),
+        ("energy", f"{total / 1e6:,.2f} uJ (core {result.energy_core_pj / 1e6:,.2f} uJ + DRAM "
+                   f"{result.energy_dram_pj / 1e6:,.2f} uJ)"),
     ]
     for cat, pj in result.energy_breakdown.items():
         if pj:
             lines.append((f"  {cat}", f"{pj / 1e6:,.2f} uJ ({pj / total:.1%})"))
     lines += [
         ("area", f"{result.area_um2 / 1e6:.3f} mm2"),
-        ("TOPS/W", f"{result.tops_per_w():.3f} (effective ops: {result.tops_per_w(effective=True):.3f})"),
+        ("TOPS/W core", f"{result.tops_per_w_core():.3f} (no DRAM; {OPS_NOTE}; effective ops: "
+                        f"{result.tops_per_w_core(effective=True):.3f})"),
+        ("TOPS/W system", f"{result.tops_per_w_system():.3f} (with DRAM; {OPS_NOTE}; effective ops: "
+                          f"{result.tops_per_w_system(effective=True):.3f})"),
         ("TOPS/mm2", f"{result.tops_per_mm2():.4f}"),
         ("inferences/s", f"{result.inferences_per_s:,.1f}"),
     ]

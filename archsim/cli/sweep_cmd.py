@@ -1,7 +1,8 @@
 """`archsim sweep`: one workload, one or more designs, a grid of N:M / d / k / array-size values.
 
 Writes ``<out>/<workload>_<designs>_<params>.csv`` (one row per point), a line plot of energy, area,
-TOPS/W and cycles against the first swept parameter, a stacked energy breakdown per point, and a
+system and core TOPS/W (ops = 2 x dense-equivalent MACs; core = no DRAM) and cycles against the first swept
+parameter, a stacked energy breakdown per point (DRAM hatched, with a core/system TOPS/W panel), and a
 README.md section with the exact regenerate command. ``--dask`` runs the points with dask (the
 ``dist`` extra); ``--jobs N`` with N processes; the default is sequential. See `archsim.sweep`.
 """
@@ -26,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Simulate a workload on a design for every combination of --param values. Parameters: "
                     "nm (N:M pairs, e.g. 1:4,2:4), n, m, d, k, array (square dense-equivalent size), rows, cols. "
                     "Unswept parameters take --n/--m/--d/--k/--rows/--cols. Array sizes are dense-equivalent "
-                    "(an N:M sparse array has rows*N/M physical PE rows; see `archsim compare --help`).")
+                    "(an N:M sparse array has rows*N/M physical PE rows; see `archsim compare --help`). "
+                    "TOPS/W: ops = 2 x dense-equivalent MACs, core (no DRAM) and system (with DRAM; tops_per_w).")
     p.add_argument("--workload", "-w", default="resnet18", help="network name or topology .csv (default resnet18)")
     p.add_argument("--design", default="mvq", help="preset name(s), comma-separated (default mvq); several designs "
                                                    "become separate lines in the plots")
@@ -58,6 +60,7 @@ def command_line(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from archsim.report.compare import TOPS_STATEMENT
     from archsim.report.netcache import load_network
     from archsim.report.variants import CompressionParams, check_designs
     from archsim.sweep import parse_param, run_sweep
@@ -84,10 +87,10 @@ def run(args: argparse.Namespace) -> int:
                           "points": json.loads(df.to_json(orient="records"))}, indent=1))
         return 0
     names = list(params)
-    view = df[["design", *names, "physical_pes", "cycles", "energy_uj", "tops_per_w", "area_mm2",
-               "array_area_mm2"]]
+    view = df[["design", *names, "physical_pes", "cycles", "energy_uj", "energy_dram_uj", "tops_per_w_core",
+               "tops_per_w_system", "area_mm2", "array_area_mm2"]]
     sys.stdout.write(f"{network.name}: sweep of {', '.join(names)} ({executor}); arrays are dense-equivalent "
-                     f"{args.rows}x{args.cols} unless swept; TOPS count dense-equivalent ops\n")
+                     f"{args.rows}x{args.cols} unless swept; {TOPS_STATEMENT}\n")
     sys.stdout.write(view.to_string(index=False, float_format=lambda v: f"{v:,.4g}") + "\n")
     if files:
         sys.stdout.write(f"\nwrote {len(files)} files to {files[0].parent} in {time.perf_counter() - t0:.1f} s\n")
@@ -102,6 +105,7 @@ def write_sweep(df: Any, params: dict[str, list], designs: list[str], workload: 
     from archsim.cost import CATEGORIES
     from archsim.report.compare import slug
     from archsim.report.plots import plot_ablation, plot_energy_breakdown
+    from archsim.results import OPS_NOTE
 
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -117,22 +121,30 @@ def write_sweep(df: Any, params: dict[str, list], designs: list[str], workload: 
     if x == "nm":
         plot_df[x] = plot_df[x].astype(str)
     files = [csv]
-    files += plot_ablation(plot_df, x, ["energy_uj", "area_mm2", "tops_per_w", "cycles"], out / f"{stem}.png",
-                           f"{workload}: {', '.join(designs)} vs {x}", series=series,
-                           ylabels={"energy_uj": "energy (µJ)", "area_mm2": "area (mm²)", "tops_per_w": "TOPS/W",
-                                    "cycles": "cycles"})
+    files += plot_ablation(plot_df, x, ["energy_uj", "area_mm2", "tops_per_w_system", "tops_per_w_core", "cycles"],
+                           out / f"{stem}.png", f"{workload}: {', '.join(designs)} vs {x}\n(TOPS/W: {OPS_NOTE})",
+                           series=series,
+                           ylabels={"energy_uj": "energy (µJ)", "area_mm2": "area (mm²)",
+                                    "tops_per_w_system": "TOPS/W system\n(with DRAM)",
+                                    "tops_per_w_core": "TOPS/W core\n(no DRAM)", "cycles": "cycles"})
     labels = [(f"{row['design']} " if len(designs) > 1 else "") + ", ".join(f"{n}={row[n]}" for n in names)
               for _, row in df.iterrows()]
     energy = pd.DataFrame({cat: df[f"energy_{slug(cat)}_uj"].to_numpy() for cat in CATEGORIES}, index=labels)
+    tops = pd.DataFrame({"core": df["tops_per_w_core"].to_numpy(), "system": df["tops_per_w_system"].to_numpy()},
+                        index=labels)
     files += plot_energy_breakdown(energy, out / f"{stem}_energy.png", f"{workload}: energy per category vs {x}",
-                                   unit="uJ")
+                                   unit="uJ", tops_per_w=tops)
     fragment = out / f".sweep_{stem}.md"
     fragment.write_text(f"## {', '.join(designs)}: {', '.join(names)} on {workload}\n\n```\n{command}\n```\n\n"
-                        f"`{stem}.csv`, `{stem}.png` (energy, area, TOPS/W, cycles vs {x}), "
-                        f"`{stem}_energy.png` (energy per category per point).\n")
+                        f"`{stem}.csv`, `{stem}.png` (energy, area, system and core TOPS/W, cycles vs {x}), "
+                        f"`{stem}_energy.png` (energy per category per point, DRAM hatched; core vs system "
+                        f"TOPS/W).\n")
     parts = ["# Sweeps", "", "Generated by `archsim sweep` (archsim/cli/sweep_cmd.py); each section has its "
              "regenerate command. Arrays are dense-equivalent (see archsim/report/compare.py); TOPS count "
-             "2 ops per dense-equivalent MAC; energy in µJ per inference, area in mm². Each point rebuilds the design "
+             f"2 ops per dense-equivalent MAC ({OPS_NOTE}); CSV columns `tops_per_w_core` (on-chip energy: array, "
+             "RFs, buffers, codebook, decoders, muxes, control, leakage; no DRAM) and `tops_per_w_system` (with "
+             "DRAM; = `tops_per_w`); `energy_core_uj` + `energy_dram_uj` = `energy_uj`; "
+             "energy in µJ per inference, area in mm². Each point rebuilds the design "
              "for its parameters (archsim/report/variants.py `prepare`): a sparse array built for the point's N:M, "
              "a codebook store of k·d bytes, codebook ports and mask decoders matched to the array's weight-load "
              "rate, and a weight buffer that grows with arrays larger than the preset's.", ""]

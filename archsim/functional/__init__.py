@@ -21,7 +21,7 @@ API
 * ``activations``: integers in ``layer.input_shape`` — ``(batch, C, H, W)`` for a conv,
   ``(batch, rows, features)`` for a linear layer (``(batch, features)`` accepted when rows = 1) —
   within ``design.precision.act_bits``.
-* ``design``: a `Design`, a preset name (``ws``, ``ews``, ``ews-c``, ``ews-cm``, ``mvq``, ``s2ta``) or
+* ``design``: a `Design`, a preset name (``ws``, ``ews``, ``ews-c``, ``ews-cm``, ``mvq``, ``s2ta-w``, ``s2ta``) or
   a YAML path. ``array.pe = dense`` runs any format (compressed weights decoded to dense blocks,
   pruned weights as zeros) on the folds of the design's mapper (``ws``/``ews``, or the dense mapper
   that ``ews_compressed`` wraps). ``array.pe = nm_sparse`` (built for ``Na:Ma``) runs MVQ / N:M
@@ -55,8 +55,14 @@ equal torch's convolution on compress's own integer reconstruction exactly, and 
 subvectors) must equal the timing model's events for the same layer. Exit 0 iff every layer passes.
 That module (and only it) imports torch and compress, inside its functions.
 
+Activation sparsity (``design.activations``; `archsim.functional.activation_dbb`): on ``s2ta`` the
+check runs the DBB-izer on the int8 activations (top-N of every 8 input channels by magnitude, ties to
+the lower channel) and the array on the (value, index) pairs; outputs must equal torch on the sparse
+weights and the pruned activations, and MACs, mux selects and DBB-izer blocks the timing model's events.
+On ``sa-zvcg`` the outputs are checked; its zero-gated MAC counts are data-dependent and not compared.
+
 Not modelled here: timing (the SimPy engine's business), bias and requantisation after the
-array, activation sparsity (S2TA's activation DBB), matmul layers.
+array, matmul layers.
 """
 
 from archsim.functional.api import FunctionalResult, run_functional

@@ -353,8 +353,13 @@ def check_layer(layer: Layer, index: int, design: Design, plan: Any, config: Any
     run_design = design
     if dense_fallback:
         run_design = design.with_overrides(**{"array.pe": "dense", "array.sparse_n": None, "array.sparse_m": None})
-    res = run_functional(layer, weights, x, run_design)
-    ref = reference_output(layer, x, w_int)
+    from archsim.functional.activation_dbb import ActivationStage
+
+    stage = ActivationStage.of(layer, design, trace)     # activation DBB / zero gating (None: dense stream)
+    x_ref = stage.reference(x) if stage else x
+    res = run_functional(layer, weights, stage.prune(x) if stage else x, run_design)
+    res = stage.scale(res) if stage else res
+    ref = reference_output(layer, x_ref, w_int)
     diff = np.abs(res.outputs.astype(np.int64) - ref)
     max_diff = int(diff.max()) if diff.size else 0
 
@@ -362,6 +367,8 @@ def check_layer(layer: Layer, index: int, design: Design, plan: Any, config: Any
     notes = context.mapper(layer, design, trace=trace).notes
     counts = compare_counts(layer, res, timing.counters.events, trace, weights, design,
                             single_load=" NKM" in f" {notes}", dense_fallback=dense_fallback)
+    if stage:
+        counts = stage.adjust(counts, res, res.outputs, timing.counters.events)
     array = (f"sparse {design.array.sparse_n}:{design.array.sparse_m}" if res.sparse_array
              else "dense fallback" if dense_fallback else "dense")
     return LayerCheck(layer=layer.name, shape=_shape(layer), weight_format=weights.format, array=array,
@@ -387,6 +394,11 @@ def check_workload(workload: str | Network, design: str | Path | Design, *, laye
     network = resolve_workload(workload, batch)
     picked, skipped = select_layers(network, layers, max_macs)
     config = compression_config(des, compression)
+    if des.dataflow.strip().lower() == "sparten":     # bitmask chunks + inner join: archsim.functional.sparten
+        from archsim.functional.sparten import check_sparten_workload
+
+        return check_sparten_workload(network, des, picked=picked, skipped=skipped, seed=seed, max_macs=max_macs,
+                                      config=config, progress=progress)
     plans: dict[str, Any] = {}
     if config is not None:
         plans = {layer.name: plan for layer, plan in zip(network, plan_network(network, config)) if plan is not None}

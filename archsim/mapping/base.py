@@ -124,6 +124,9 @@ class FoldModel(Protocol):
                     first_chunk: bool, weight_scale: float) -> dict[tuple[str, str], float]:
         """On-chip events of the tile except the output buffer (which the loop nest counts)."""
 
+    def storage_bits_per_pe(self, folds: tuple[RowFold, ...], geo: Geometry, design: Design) -> dict[str, int]:
+        """PE-local storage (bits per PE) the folds use, per event component (see `LayerSchedule`)."""
+
 
 def weight_scale_of(layer: Layer, trace: object | None) -> float:
     """DRAM weight bytes per dense weight byte: 1 for dense, ``weight_bits_total/8 / weight_bytes`` with a trace."""
@@ -209,7 +212,8 @@ def build_schedule(model: FoldModel, layer: Layer, design: Design, trace: object
              f"{setup.col_folds} col fold(s) x {len(setup.folds)} row fold(s) x {plan.chunks} m-chunk(s); "
              f"input {'resident (fetched once)' if setup.resident else plan.notes}; psum spill {plan.spill:.0%}")
     return LayerSchedule(layer_name=layer.name, tiles=tuple(plan.tiles), ideal_cycles=plan.cycles, pe_used=pe_used,
-                         pe_total=setup.R * setup.C, notes=notes)
+                         pe_total=setup.R * setup.C, notes=notes,
+                         storage_bits_per_pe=model.storage_bits_per_pe(setup.folds, geo, design))
 
 
 def _setup(model: FoldModel, layer: Layer, design: Design, trace: object | None) -> _Setup:

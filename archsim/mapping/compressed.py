@@ -77,6 +77,7 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
+from archsim.cost import index_bits
 from archsim.design import Design, nm_support_problem
 from archsim.schedule import LayerSchedule, Tile, Transfer
 from compress.trace import Trace, WeightFormat
@@ -226,6 +227,7 @@ def transform_schedule(base: LayerSchedule, layer: Layer, design: Design, logica
         L = tile.macs
         _scale(ev, ("weight_rf", "write_bytes"), plan.slots)
         _scale(ev, ("weight_rf", "read_bytes"), plan.slots)
+        _scale(ev, ("weight_rf", "stationary_read_bytes"), plan.slots)
         _scale(ev, ("activation_rf", "read_bytes"), plan.executed)
         # local accumulations happen only for executed products; the once-per-run psum hand-off
         # happens in every physical PE slot (gated dense PEs still pass the psum down)
@@ -240,6 +242,15 @@ def transform_schedule(base: LayerSchedule, layer: Layer, design: Design, logica
         ev[("pe_array", "idle_pe_cycles")] = max(0, cycles * R * C - executed - gated)
         if plan.mux:
             ev[("mux", "mux_select")] = _exact(L * plan.slots)
+            # every WRF entry's log2(Ma)-bit mux-select index: written with the weight, read per select
+            # (stationary when the PE's weight entry is: one weight per PE, or a static dense fallback)
+            idx_bytes = Fraction(index_bits(design.array.sparse_m), 8)
+            slot_writes = ev.get(("weight_rf", "write_bytes"), 0) / w_bytes if w_bytes else 0
+            if slot_writes:
+                ev[("weight_index", "write_bytes")] = float(slot_writes * idx_bytes)
+            static = not plan.sparse or ("weight_rf", "stationary_read_bytes") in tile.events
+            ev[("weight_index", "stationary_read_bytes" if static else "read_bytes")] = _exact(L * plan.slots) * \
+                float(idx_bytes)
         if lookups:
             ev[("codebook", "lookup")] = lookups
         if groups:
@@ -259,7 +270,21 @@ def transform_schedule(base: LayerSchedule, layer: Layer, design: Design, logica
                                             f"({logical.array.rows} logical rows)" if plan.sparse else "")
             + (", dense fallback on the sparse array" if plan.mux and not plan.sparse else ""))
     return LayerSchedule(layer_name=base.layer_name, tiles=tuple(tiles), ideal_cycles=ideal, pe_used=pe_used,
-                         pe_total=R * C, notes=base.notes + note)
+                         pe_total=R * C, notes=base.notes + note,
+                         storage_bits_per_pe=physical_storage(base.storage_bits_per_pe, design, plan))
+
+
+def physical_storage(logical: dict[str, int] | object, design: Design, plan: WeightPathPlan) -> dict[str, int]:
+    """PE storage of one physical PE from the wrapped mapper's per-logical-PE declaration: on the
+    sparse array a physical PE serves Ma/Na logical PEs, so it holds their activation windows (the
+    ARF events write every candidate row) but only its kept weights (``per_pe`` slots, as before),
+    each with a log2(Ma)-bit mux-select index."""
+    out = dict(logical)  # type: ignore[arg-type]
+    if plan.sparse and "activation_rf" in out:
+        out["activation_rf"] = int(out["activation_rf"] * plan.rows_ratio)
+    if plan.mux and "weight_rf" in out:
+        out["weight_index"] = out["weight_rf"] // design.precision.weight_bits * index_bits(design.array.sparse_m)
+    return out
 
 
 def _scale(ev: dict, key: tuple[str, str], factor: Fraction) -> None:

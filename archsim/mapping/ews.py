@@ -69,7 +69,8 @@ then chosen on the resulting folds (an m-chunked order re-pays the WRF load and 
 Events per tile (bytes unless stated; same keys as WS, see `archsim.mapping.ws`)
 ---------------------------------------------------------------------------------
 * ``weight_buffer read`` / ``weight_rf write``: the fold's ``k_len·cols_used`` weights, once per
-  fold; ``weight_rf read``: one per MAC.
+  fold; ``weight_rf read``: one per MAC (``stationary_read`` when a PE holds a single weight for the
+  fold, ``per_pe = 1``: the selected entry never changes, as in WS).
 * ``input_buffer read``: per the ARF rule above; ``activation_rf write``: every activation read
   from the input buffer is written into the ARF of each used column it visits
   (``input reads · cols_used``); ``activation_rf read``: one per MAC.
@@ -202,7 +203,9 @@ class EwsMapper:
             wbytes = rf.k_len * cols_used * geo.w_bytes
             ev[("weight_buffer", "read_bytes")] = wbytes * weight_scale
             ev[("weight_rf", "write_bytes")] = wbytes
-        ev[("weight_rf", "read_bytes")] = macs * geo.w_bytes
+        # a PE holding one weight (per_pe = 1) keeps it selected and unchanged for the whole fold: a
+        # stationary read (free under the switching convention); otherwise the WRF read mux switches
+        ev[("weight_rf", "stationary_read_bytes" if rf.per_pe == 1 else "read_bytes")] = macs * geo.w_bytes
         ev[("input_buffer", "read_bytes")] = reads * geo.i_bytes
         ev[("activation_rf", "write_bytes")] = reads * cols_used * geo.i_bytes
         ev[("activation_rf", "read_bytes")] = macs * geo.i_bytes
@@ -217,6 +220,20 @@ class EwsMapper:
             ev[("psum_rf", "acc_write_bytes")] = local * geo.p_bytes
             ev[("psum_rf", "acc_read_bytes")] = local * geo.p_bytes
         return ev
+
+    def storage_bits_per_pe(self, folds: tuple[RowFold, ...], geo: Geometry, design: Design) -> dict[str, int]:
+        """Entries the folds use: ``per_pe`` weights in the WRF; the ARF holds the sliding windows
+        (``min(Da, g·S)`` activations with reuse, else the one activation in flight); the PRF holds
+        the unit-major order's pixel chunk (``min(Dp, out_w)`` psums) when a PE runs more than one
+        product per pixel, else the one psum handed down."""
+        rfd, p = design.register_files, design.precision
+        w = max(rf.per_pe for rf in folds)
+        a, ps = 1, 1
+        for rf in folds:
+            if rf.reuse and rfd.activation_depth >= rf.unit:
+                a = max(a, min(rfd.activation_depth, rf.per_pe))
+                ps = max(ps, min(rfd.psum_depth, geo.line_len))
+        return {"weight_rf": w * p.weight_bits, "activation_rf": a * p.act_bits, "psum_rf": ps * p.psum_bits}
 
     def map_layer(self, layer: Layer, design: Design, trace: object | None = None) -> LayerSchedule:
         return build_schedule(self, layer, design, trace, self.loop_order)

@@ -35,7 +35,9 @@ Events per tile (bytes unless stated; ``macs = pixels · rows_used · cols_used`
   the fold's first tile (the weight shift chain is counted as one register write per weight;
   the hops through upper rows are not counted). With a trace the buffer read is scaled like the
   DRAM bytes (the buffer holds what DRAM delivered); the register write stays dense.
-* ``(weight_rf, read_bytes)``: one weight-register read per MAC.
+* ``(weight_rf, stationary_read_bytes)``: one read of the pinned weight per MAC. The weight register is
+  not rewritten during the fold, so under the default ``switching`` access convention it costs nothing
+  per MAC (leakage only); ``legacy`` prices it as a register read.
 * ``(input_buffer, read_bytes)``: ``pixels · rows_used`` activations — each streamed row of the
   im2col matrix reads its K-fold window, so overlapping windows are re-read (no convolutional
   reuse in WS) and padding positions count as reads (the feeder treats them uniformly).
@@ -91,13 +93,18 @@ class WsMapper:
             wbytes = rf.rows_used * cols_used * geo.w_bytes
             ev[("weight_buffer", "read_bytes")] = wbytes * weight_scale
             ev[("weight_rf", "write_bytes")] = wbytes
-        ev[("weight_rf", "read_bytes")] = macs * geo.w_bytes
+        ev[("weight_rf", "stationary_read_bytes")] = macs * geo.w_bytes
         ev[("input_buffer", "read_bytes")] = pixels * rf.rows_used * geo.i_bytes
         ev[("activation_rf", "write_bytes")] = macs * geo.i_bytes
         ev[("activation_rf", "read_bytes")] = macs * geo.i_bytes
         ev[("psum_rf", "write_bytes")] = macs * geo.p_bytes
         ev[("psum_rf", "read_bytes")] = macs * geo.p_bytes
         return ev
+
+    def storage_bits_per_pe(self, folds: tuple[RowFold, ...], geo: Geometry, design: Design) -> dict[str, int]:
+        """One weight, one activation (forwarding) and one psum register per PE."""
+        p = design.precision
+        return {"weight_rf": p.weight_bits, "activation_rf": p.act_bits, "psum_rf": p.psum_bits}
 
     def map_layer(self, layer: Layer, design: Design, trace: object | None = None) -> LayerSchedule:
         return build_schedule(self, layer, design, trace, self.loop_order)

@@ -44,6 +44,8 @@ class PermDnnConfig(_Strict):
     clock_hz: float = Field(1.2e9, gt=0)
     node_nm: int = Field(28, description="technology node of the design point")
     tech: str = Field("28nm", description="archsim technology table for the component energy/area model")
+    register_convention: Literal["switching", "legacy"] = Field(
+        "switching", description="register/RF access convention (archsim.access_convention)")
     weight_bits: int = Field(16, ge=1, le=32)
     act_bits: int = Field(16, ge=1, le=32)
     acc_bits: int = Field(24, ge=8, le=64)
@@ -66,6 +68,8 @@ class EieConfig(_Strict):
     compare_node_nm: int = Field(28, description="node EIE is scaled to for the comparison with PermDNN")
     compare_clock_hz: float = Field(1.2e9, gt=0, description="EIE's clock at compare_node_nm")
     tech: str = Field("28nm", description="technology table of the component model (at compare_node_nm)")
+    register_convention: Literal["switching", "legacy"] = Field(
+        "switching", description="register/RF access convention (archsim.access_convention)")
     code_bits: int = Field(4, ge=1, le=16, description="weight index into the shared codebook")
     index_bits: int = Field(4, ge=1, le=16, description="relative row index; a gap of >= 2^bits zeros needs a "
                                                         "padding zero")

@@ -9,8 +9,10 @@ Component choices (each an assumption unless the config says otherwise):
 * PermDNN's weight port carries ``mults_per_pe`` weights plus their permutation values
   (``weight_bits + PERM_BITS_STORED`` each); one access per PE per busy cycle.
 * MAC = ``mac(weight, act, acc)``; idle multiplier slots are clock-gated (no dynamic energy).
-* Accumulators / EIE's destination-activation file: register-file read + write per MAC at the
-  file's capacity (`register_file_access`, which falls back to the SRAM fit above 512 B).
+* Accumulators / EIE's destination-activation file, activation FIFOs, EIE's codebook: one read + one
+  write per access pair, priced by the design's ``register_convention`` (`archsim.access_convention`:
+  ``switching`` = write at the flop price, read at the read-mux tree of the file's depth; above the
+  table's RF range (512 B) both conventions use the SRAM fit, as `register_file_access` does).
 * Index logic: PermDNN's (jl - k) mod p subtractor, EIE's row-address accumulator: one adder of
   ``INDEX_ADDER_BITS`` per MAC. Detector: one ``act_bits`` compare per input scanned.
 * Clock tree + control: ``clock_control_energy_fraction`` x the modelled dynamic energy;
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import math
 
+from archsim.access_convention import AccessPricer
 from archsim.permdnn.config import EieConfig, PermDnnConfig
 from archsim.permdnn.models import LayerRun
 from archsim.tech import TechTable, load_tech_table
@@ -103,8 +106,15 @@ def energy_breakdown(run: LayerRun, cfg: PermDnnConfig | EieConfig, clock_hz: fl
     queue_bytes = (cfg.broadcast.queue_depth or 1) * (cfg.act_bits + QUEUE_INDEX_BITS) / 8
     e: dict[str, float] = {c: 0.0 for c in ("DRAM", "weight buffer", "input buffer", "output buffer", "codebook",
                                             "register files", "MACs", "muxes/decoder")}
+    access = AccessPricer(t, cfg.register_convention)
+
+    def rw(nbytes: float, depth: int, word_bits: int) -> float:
+        """Half the bytes written, half read (each count is a write + read pair)."""
+        return nbytes / 2 * (access.write_per_byte(depth, word_bits).value + access.read_per_byte(depth, word_bits).value)
+
+    queue_depth = cfg.broadcast.queue_depth or 1
     e["input buffer"] = (math.ceil(ev["act_sram_read_bytes"] / 8) * t.sram_access(act_cap, 64, "read").value
-                         + ev["queue_rw_bytes"] * t.register_file_access(queue_bytes).value)
+                         + rw(ev["queue_rw_bytes"], queue_depth, int(queue_bytes * 8 / queue_depth)))
     e["output buffer"] = math.ceil(ev["output_write_bytes"] / 8) * t.sram_access(act_cap, 64, "write").value
     e["muxes/decoder"] = ev["detector_compares"] * t.adder(cfg.act_bits).value
     if isinstance(cfg, PermDnnConfig):
@@ -112,18 +122,19 @@ def energy_breakdown(run: LayerRun, cfg: PermDnnConfig | EieConfig, clock_hz: fl
         e["weight buffer"] = ev["weight_sram_reads"] * t.sram_access(cfg.weight_sram_kib_per_pe * 1024, port).value
         e["MACs"] = ev["macs"] * t.mac(cfg.weight_bits, cfg.act_bits, cfg.acc_bits).value
         e["muxes/decoder"] += ev["index_gen_adds"] * t.adder(INDEX_ADDER_BITS).value
-        acc_cap = cfg.acc_entries_per_pe * cfg.acc_bits / 8
+        acc_depth, acc_width = cfg.acc_entries_per_pe, cfg.acc_bits
     else:
         bank = cfg.ptr_sram_kib_per_pe * 1024 / cfg.pointer_banks
         e["weight buffer"] = (ev["spmat_reads"] * t.sram_access(cfg.spmat_sram_kib_per_pe * 1024,
                                                                 cfg.spmat_port_bits).value
                               + ev["pointer_reads"] * t.sram_access(bank, cfg.pointer_bits).value)
-        e["codebook"] = ev["codebook_reads"] * cfg.value_bits / 8 * t.register_file_access(
-            cfg.codebook_entries * cfg.value_bits / 8).value
+        e["codebook"] = ev["codebook_reads"] * cfg.value_bits / 8 * (
+            access.lookup_per_byte(cfg.codebook_entries).value if cfg.register_convention == "switching"
+            else t.register_file_access(cfg.codebook_entries * cfg.value_bits / 8).value)
         e["MACs"] = ev["macs"] * t.mac(cfg.value_bits, cfg.act_bits, cfg.acc_bits).value
         e["muxes/decoder"] += ev["address_adds"] * t.adder(INDEX_ADDER_BITS).value
-        acc_cap = cfg.act_entries_per_pe * (cfg.acc_bits + cfg.act_bits) / 8
-    e["register files"] = ev["acc_rw_bytes"] * t.register_file_access(acc_cap).value
+        acc_depth, acc_width = cfg.act_entries_per_pe, cfg.acc_bits + cfg.act_bits
+    e["register files"] = rw(ev["acc_rw_bytes"], acc_depth, acc_width)
     dynamic = sum(e.values())
     e["clock/control"] = cfg.clock_control_energy_fraction * dynamic
     area = permdnn_area(cfg, t) if isinstance(cfg, PermDnnConfig) else eie_area(cfg, t)

@@ -10,12 +10,15 @@ Iso conditions (always stated in the table header, the CSV and the README)
 ``throughput`` (iso-throughput, the default)
     Every design gets the same **dense-equivalent array** ``rows x cols``: the same peak of
     dense-equivalent MACs per cycle. A dense design (ws, ews, ews-c, ews-cm) has ``rows x cols``
-    PEs. An N:M sparse array (mvq, s2ta) covers the same ``rows``-long reduction with ``rows·N/M``
+    PEs. An N:M sparse array (mvq, s2ta-w, s2ta) covers the same ``rows``-long reduction with ``rows·N/M``
     physical PE rows (MVQ: ``Q = (N/M)·d`` PEs per ``d``-dim subvector, mvq.md §3.2 [S1]), i.e.
     ``(N/M)·rows·cols`` multipliers plus an M:1 activation mux each. So a "64x64" MVQ array at 1:4
     has 16x64 = 1,024 multipliers and does the work of the 64x64 = 4,096-PE dense array on 1:4-sparse
     layers (and runs dense layers at 1/4 of that rate). This is the setting of the paper's "-55 %
     array" claim and of its "1.2-2.2x speed-up at 64x64" (mvq.md §5 point 2).
+    Activation sparsity (``s2ta``'s run-time activation DBB, ``sa-zvcg``'s zero gating) is
+    data-dependent and does not enter the sizing: iso-throughput is defined on the dense-equivalent
+    weight side (`archsim.report.variants`), and what activation sparsity buys shows in the results.
 ``pes`` (iso-PE)
     Every design has ``rows x cols`` *physical* PEs — the presets' own convention (mvq.yaml's 64x64 is
     64 physical rows). An N:M sparse array then covers ``rows·M/N`` reduction rows: at 1:4 the MVQ
@@ -32,9 +35,15 @@ Iso conditions (always stated in the table header, the CSV and the README)
     (``area_vs_target``); `AREA_TOLERANCE` is what the search guarantees when the array can reach it.
 
 Ratios are against the ``baseline`` design (``ews`` by default): ``ee_gain`` = TOPS/W ÷ baseline
-TOPS/W (energy-efficiency gain, = baseline energy ÷ energy for one workload), ``speedup`` =
-baseline cycles ÷ cycles, ``area_ratio`` = area ÷ baseline area. TOPS count 2 ops per
-*dense-equivalent* MAC (`archsim.results`), so pruned designs get credit for the work they skip.
+TOPS/W (energy-efficiency gain, = baseline energy ÷ energy for one workload; system energy),
+``ee_gain_core`` the same on core energy, ``speedup`` = baseline cycles ÷ cycles, ``area_ratio`` =
+area ÷ baseline area. TOPS count 2 ops per *dense-equivalent* MAC (`archsim.results.OPS_NOTE`), so
+pruned designs get credit for the work they skip.
+
+Core vs system (`archsim.results`): ``tops_per_w_core`` divides by on-chip energy (array, register
+files, buffers, codebook, decoders, muxes, control, leakage; no DRAM), ``tops_per_w_system`` (=
+``tops_per_w``) by all of it. Both are in the table, the CSV, the JSON, the README and the energy
+figure (TOPS/W panel; the DRAM stack is hatched).
 """
 
 from __future__ import annotations
@@ -52,7 +61,7 @@ from archsim.api import SimContext, simulate
 from archsim.cost import CATEGORIES, CostModel
 from archsim.design import Design
 from archsim.report.variants import CompressionParams, Prepared, check_designs, prepare
-from archsim.results import NetworkResult
+from archsim.results import OPS_NOTE, NetworkResult
 from workloads.errors import ArchsimInputError
 from workloads.network import Network
 
@@ -245,12 +254,17 @@ class Comparison:
                 "cycles": r.cycles, "stall_cycles": r.stall_cycles, "latency_ms": r.latency_s * 1e3,
                 "macs": r.macs, "dense_macs": r.dense_macs, "utilisation": r.utilisation,
                 "dram_bytes": sum(r.dram_read_bytes.values()) + sum(r.dram_write_bytes.values()),
-                "energy_uj": r.energy_pj / 1e6,
+                "energy_uj": r.energy_pj / 1e6, "energy_core_uj": r.energy_core_pj / 1e6,
+                "energy_dram_uj": r.energy_dram_pj / 1e6,
             }
             for cat in CATEGORIES:
                 row[f"energy_{slug(cat)}_uj"] = energy.get(cat, 0.0) / 1e6
+            row["energy_dram_uj"] = r.energy_dram_pj / 1e6  # the DRAM category, as the exact sum core + DRAM = total
             row["tops_per_w"] = r.tops_per_w()
+            row["tops_per_w_system"] = r.tops_per_w_system()
+            row["tops_per_w_core"] = r.tops_per_w_core()
             row["tops_per_w_effective"] = r.tops_per_w(effective=True)
+            row["tops_per_w_core_effective"] = r.tops_per_w_core(effective=True)
             row["area_mm2"] = r.area_um2 / 1e6
             row["array_area_mm2"] = array_area_um2(r.area) / 1e6
             for comp, v in area.items():
@@ -270,6 +284,7 @@ class Comparison:
         df = df[head + comps + [c for c in df.columns if c not in head and c not in comps]]
         base = df.loc[self.baseline]
         df["ee_gain"] = df["tops_per_w"] / base["tops_per_w"]
+        df["ee_gain_core"] = df["tops_per_w_core"] / base["tops_per_w_core"]
         df["speedup"] = base["cycles"] / df["cycles"]
         df["area_ratio"] = df["area_mm2"] / base["area_mm2"]
         df["array_area_ratio"] = df["array_area_mm2"] / base["array_area_mm2"]
@@ -279,6 +294,12 @@ class Comparison:
     def energy_frame(self) -> pd.DataFrame:
         """pJ per energy category (columns) per design (rows), for the stacked-bar figure."""
         return pd.DataFrame({e.name: e.result.energy_breakdown for e in self.entries}).T.fillna(0.0)
+
+    def tops_frame(self) -> pd.DataFrame:
+        """Core and system TOPS/W (columns ``core``, ``system``) per design, for the energy figure's TOPS/W panel."""
+        return pd.DataFrame({"core": [e.result.tops_per_w_core() for e in self.entries],
+                             "system": [e.result.tops_per_w_system() for e in self.entries]},
+                            index=[e.name for e in self.entries])
 
     def area_frame(self) -> pd.DataFrame:
         """µm² per area component (columns) per design (rows)."""
@@ -317,7 +338,7 @@ def run_comparison(workload: Network, designs: Sequence[str], *, params: Compres
                 continue
             proto = prepared[name].design
             tech = load_tech_table(proto.tech)
-            step = params.m if proto.array.pe == "nm_sparse" else 1
+            step = params.m if proto.array.pe == "nm_sparse" or proto.dataflow == "sparten" else 1
 
             def area_of(r: int, c: int, _name: str = name, _tech: Any = tech) -> float:
                 return total_area_um2(prepare(_name, params, r, c).design, _tech)
@@ -345,11 +366,16 @@ def run_comparison(workload: Network, designs: Sequence[str], *, params: Compres
 #: Columns of the printed table: (column, header, format).
 _PRINT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("array", "array", "{}"), ("physical_pes", "PEs", "{:,}"), ("cycles", "cycles", "{:,}"),
-    ("stall_cycles", "stalls", "{:,}"), ("energy_uj", "energy uJ", "{:,.1f}"), ("tops_per_w", "TOPS/W", "{:.3f}"),
+    ("stall_cycles", "stalls", "{:,}"), ("energy_uj", "energy uJ", "{:,.1f}"),
+    ("energy_dram_uj", "DRAM uJ", "{:,.1f}"), ("tops_per_w_core", "TOPS/W core", "{:.3f}"),
+    ("tops_per_w_system", "TOPS/W sys", "{:.3f}"),
     ("area_mm2", "area mm2", "{:.3f}"), ("tops_per_mm2", "TOPS/mm2", "{:.4f}"),
-    ("inferences_per_s", "inf/s", "{:,.1f}"), ("ee_gain", "xTOPS/W", "{:.2f}"), ("speedup", "xspeed", "{:.2f}"),
-    ("area_ratio", "xarea", "{:.2f}"),
+    ("inferences_per_s", "inf/s", "{:,.1f}"), ("ee_gain_core", "xTOPS/W core", "{:.2f}"),
+    ("ee_gain", "xTOPS/W sys", "{:.2f}"), ("speedup", "xspeed", "{:.2f}"), ("area_ratio", "xarea", "{:.2f}"),
 )
+#: What the TOPS/W columns mean; in every table header, README and CSV readme.
+TOPS_STATEMENT = (f"TOPS/W: {OPS_NOTE}; core = on-chip energy (array, RFs, buffers, codebook, decoders, muxes, "
+                  f"control, leakage; no DRAM), sys = system (with DRAM; = tops_per_w)")
 
 
 def header_lines(comp: Comparison) -> list[str]:
@@ -357,7 +383,8 @@ def header_lines(comp: Comparison) -> list[str]:
     return [f"{comp.network.name}: {len(comp.network.layers)} layers, batch {comp.network.batch}; "
             f"{comp.params.label()}; {d.tech}, {d.clock_hz / 1e6:g} MHz",
             comp.iso_statement,
-            f"ratios (x...) vs {comp.baseline}; TOPS count 2 ops per dense-equivalent MAC"]
+            f"ratios (x...) vs {comp.baseline}; TOPS count 2 ops per dense-equivalent MAC",
+            TOPS_STATEMENT]
 
 
 def format_table(comp: Comparison, table: pd.DataFrame | None = None) -> str:
@@ -401,7 +428,7 @@ def _write(comp: Comparison, folder: Path, command: str) -> list[Path]:
     written.append(csv)
     title = f"{comp.network.name}, {tag} ({comp.rows}x{comp.cols} {'each' if comp.iso == 'throughput' else 'baseline'})"
     written += plot_energy_breakdown(comp.energy_frame(), folder / f"energy_{tag}.png", f"Energy per inference: {title}",
-                                     reference=comp.baseline)
+                                     reference=comp.baseline, tops_per_w=comp.tops_frame())
     area = comp.area_frame() / 1e6
     written += plot_area_breakdown(area, folder / f"area_{tag}.png", f"Area: {title}", unit="mm2")
     fragment = folder / f".summary_{tag}.md"
@@ -415,8 +442,12 @@ def _summary_markdown(comp: Comparison, table: pd.DataFrame, command: str) -> st
     lines = [f"## {tag}", "", *[f"- {h}" for h in header_lines(comp)], "",
              "Regenerate:", "", "```", command, "```", "",
              markdown_table(table), "",
-             f"Files: `compare_{tag}.csv` (every number, energy per category in µJ, area per component in mm²), "
-             f"`energy_{tag}.png` (stacked energy per category; right panel normalised to the baseline), "
+             f"Files: `compare_{tag}.csv` (every number, energy per category in µJ, area per component in mm²; "
+             f"`energy_core_uj` + `energy_dram_uj` = `energy_uj`; `tops_per_w_core`, `tops_per_w_system` "
+             f"(= `tops_per_w`) and their `_effective` variants; {OPS_NOTE} except in `_effective` columns, which "
+             f"count executed MACs x 2), "
+             f"`energy_{tag}.png` (stacked energy per category, DRAM hatched; middle panel normalised to the "
+             f"baseline; right panel core vs system TOPS/W), "
              f"`area_{tag}.png` (area per component).", ""]
     if comp.iso == "area":
         dev = table["area_vs_target"].abs().max()
@@ -452,10 +483,12 @@ def to_json(comp: Comparison, table: pd.DataFrame | None = None) -> dict[str, An
         rec["energy_breakdown_uj"] = {c: rec[f"energy_{slug(c)}_uj"] for c in CATEGORIES}
         records.append(rec)
     return {"workload": comp.network.name, "iso": comp.iso, "iso_statement": comp.iso_statement,
+            "ops_definition": OPS_NOTE, "tops_statement": TOPS_STATEMENT,
             "baseline": comp.baseline, "rows": comp.rows, "cols": comp.cols,
             "params": {"n": comp.params.n, "m": comp.params.m, "d": comp.params.d, "k": comp.params.k},
             "designs": records}
 
 
-__all__ = ["AREA_TOLERANCE", "Comparison", "Entry", "ISO_MODES", "IsoAreaFit", "array_area_um2", "fit_area",
+__all__ = ["AREA_TOLERANCE", "Comparison", "Entry", "ISO_MODES", "IsoAreaFit", "TOPS_STATEMENT", "array_area_um2",
+           "fit_area",
            "format_table", "markdown_table", "run_comparison", "to_json", "total_area_um2", "write_outputs"]

@@ -6,6 +6,9 @@ Why these choices:
   global state, so plotting is safe in worker processes and on machines without a display.
 * Energy categories have a **fixed order and fixed colours** (`ENERGY_CATEGORIES`,
   `ENERGY_COLOURS`), so the same colour means the same thing in every figure of a study.
+* DRAM is off-chip: its stack is hatched (`HATCHES`) so the core/system split reads off every energy
+  bar, and `plot_energy_breakdown` can add a TOPS/W panel with core (no DRAM) and system (with DRAM)
+  bars side by side; every TOPS/W axis says which ops count (`archsim.results.OPS_NOTE`).
 * Every figure is written as PNG; when the path ends in ``.svg`` an SVG is written there as well
   (text kept as text, so files stay small). Values are checked first: a frame with missing,
   unknown, negative or non-numeric columns raises `ArchsimInputError` instead of drawing a
@@ -26,6 +29,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from archsim.results import OPS_NOTE  # noqa: E402  (the ops convention quoted on every TOPS/W axis)
 from workloads.errors import ArchsimInputError  # noqa: E402
 
 #: Energy categories, bottom to top of each stacked bar (the cost model's category names).
@@ -49,6 +53,11 @@ ENERGY_COLOURS: dict[str, str] = {
     "clock/control": "#bcbd22",
     "leakage": "#8c564b",
 }
+
+#: Hatch per energy category (only off-chip DRAM: the part of each bar that core TOPS/W leaves out).
+HATCHES: dict[str, str] = {"DRAM": "///"}
+#: Colours of the core / system TOPS/W bars.
+TOPS_COLOURS: dict[str, str] = {"core": "#2ca02c", "system": "#525252"}
 
 _ENERGY_UNITS = {"pJ": 1e-12, "nJ": 1e-9, "uJ": 1e-6, "µJ": 1e-6, "mJ": 1e-3, "J": 1.0}
 _AREA_UNITS = {"um2": 1.0, "µm²": 1.0, "mm2": 1e6, "mm²": 1e6}
@@ -134,12 +143,14 @@ def _fmt(v: float) -> str:
 # ---------------------------------------------------------------------------------------------- stacked bars
 
 
-def _stacked(ax, frame: pd.DataFrame, colours: dict[str, str], scale: float, annotate: str | None) -> None:
+def _stacked(ax, frame: pd.DataFrame, colours: dict[str, str], scale: float, annotate: str | None,
+             hatches: dict[str, str] | None = None) -> None:
     x = np.arange(len(frame))
     bottom = np.zeros(len(frame))
     for col in frame.columns:
         vals = frame[col].to_numpy() * scale
-        ax.bar(x, vals, bottom=bottom, color=colours[col], label=col, width=0.65, edgecolor="white", linewidth=0.4)
+        ax.bar(x, vals, bottom=bottom, color=colours[col], label=col, width=0.65, edgecolor="white", linewidth=0.4,
+               hatch=(hatches or {}).get(col))
         bottom += vals
     top = bottom.max() if len(bottom) else 1.0
     for xi, total in zip(x, bottom):
@@ -155,14 +166,17 @@ def _stacked(ax, frame: pd.DataFrame, colours: dict[str, str], scale: float, ann
 
 def plot_energy_breakdown(df: pd.DataFrame, path: str | Path, title: str, *, unit: str = "pJ",
                           display_unit: str | None = None, normalised: bool = True,
-                          reference: str | None = None) -> list[Path]:
+                          reference: str | None = None, tops_per_w: pd.DataFrame | None = None) -> list[Path]:
     """Stacked energy bars, one per design (``df.index``), stacks in `ENERGY_CATEGORIES` order.
 
     ``df``: columns = the nine categories of `ENERGY_CATEGORIES` (0 where a design has none;
     ``clock/control`` may be added), values in ``unit`` (pJ, nJ, uJ, mJ or J). The axis is shown
-    in ``display_unit``, by default the unit that makes the largest total read 1-1000.
+    in ``display_unit``, by default the unit that makes the largest total read 1-1000. The DRAM
+    stack (bottom) is hatched: it is the off-chip part that core TOPS/W excludes.
     ``normalised``: add a second panel with each design's stacks divided by the first design's total
     (or by ``reference``'s, a row label of ``df``, when given).
+    ``tops_per_w``: optional frame with columns ``core`` and ``system`` (rows = ``df``'s rows, same
+    order) drawn as a last panel of paired bars, so the DRAM share shows as the gap between them.
     Returns the written files (PNG, plus SVG when ``path`` ends in .svg).
     """
     what = "plot_energy_breakdown"
@@ -177,14 +191,16 @@ def plot_energy_breakdown(df: pd.DataFrame, path: str | Path, title: str, *, uni
     totals = frame.sum(axis=1)
     scale, shown = _pick_unit(float(totals.max()), unit, _ENERGY_UNITS, what, display_unit)
 
-    panels = 2 if normalised and len(frame) > 0 else 1
+    tops = _tops_frame(tops_per_w, frame.index, what) if tops_per_w is not None else None
+    show_normalised = normalised and len(frame) > 0
+    panels = 1 + show_normalised + (tops is not None)
     width = max(6.0, 1.1 * len(frame) * panels + 3.0)
     fig = Figure(figsize=(width, 4.6))
     axes = fig.subplots(1, panels, squeeze=False)[0]
-    _stacked(axes[0], frame, ENERGY_COLOURS, scale, None)
+    _stacked(axes[0], frame, ENERGY_COLOURS, scale, None, HATCHES)
     axes[0].set_ylabel(f"energy ({shown})")
     axes[0].set_title("absolute", fontsize=10)
-    if panels == 2:
+    if show_normalised:
         if reference is not None and reference not in frame.index:
             raise ArchsimInputError(f"{what}: reference {reference!r} is not a row of the frame; "
                                     f"rows: {', '.join(map(str, frame.index))}")
@@ -193,14 +209,49 @@ def plot_energy_breakdown(df: pd.DataFrame, path: str | Path, title: str, *, uni
         if ref <= 0:
             raise ArchsimInputError(f"{what}: the reference design ({ref_name!r}) has zero total energy; "
                                     "cannot normalise to it (pass normalised=False)")
-        _stacked(axes[1], frame, ENERGY_COLOURS, 1.0 / ref, "{:.2f}×")
+        _stacked(axes[1], frame, ENERGY_COLOURS, 1.0 / ref, "{:.2f}×", HATCHES)
         axes[1].set_ylabel(f"energy / {ref_name}")
         axes[1].set_title(f"normalised to {ref_name}", fontsize=10)
+    if tops is not None:
+        _tops_bars(axes[-1], tops)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles[::-1], labels[::-1], loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def _tops_frame(tops: object, index: pd.Index, what: str) -> pd.DataFrame:
+    """The ``tops_per_w`` argument checked: columns core and system, the energy frame's rows."""
+    frame = _numeric_frame(tops, ["core", "system"], f"{what} tops_per_w")
+    _non_negative(frame, f"{what} tops_per_w")
+    if list(map(str, frame.index)) != list(map(str, index)):
+        raise ArchsimInputError(f"{what}: tops_per_w rows {list(map(str, frame.index))} must be the energy frame's "
+                                f"rows {list(map(str, index))}, in the same order")
+    return frame
+
+
+def _tops_bars(ax, tops: pd.DataFrame) -> None:
+    """Core and system TOPS/W side by side per design, values on top."""
+    x = np.arange(len(tops))
+    w = 0.38
+    top = float(tops.to_numpy().max()) if len(tops) else 1.0
+    for off, col, label, hatch in ((-w / 2, "core", "core (no DRAM)", None),
+                                   (w / 2, "system", "system (with DRAM)", HATCHES.get("DRAM"))):
+        vals = tops[col].to_numpy()
+        ax.bar(x + off, vals, width=w, color=TOPS_COLOURS[col], label=label, hatch=hatch, edgecolor="white",
+               linewidth=0.4)
+        for xi, v in zip(x + off, vals):
+            ax.text(xi, v + 0.01 * top, _fmt(v), ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(x)
+    ax.set_xticklabels([str(i) for i in tops.index], rotation=20 if len(tops) > 3 else 0,
+                       ha="right" if len(tops) > 3 else "center", fontsize=9)
+    ax.set_ylim(0, top * 1.15 if top > 0 else 1.0)
+    ax.set_ylabel("TOPS/W")
+    ax.set_title(f"TOPS/W ({OPS_NOTE})", fontsize=9)
+    ax.legend(fontsize=7, frameon=False, loc="upper left")
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
 
 
 def _area_colours(columns: Sequence[str]) -> dict[str, str]:

@@ -17,6 +17,19 @@ segment by ``Q = (N/M)·d`` PEs, each with an M:1 activation mux (mvq.md §3.2 [
 really are N:M sparse (a dense layer, e.g. the first conv, runs one reduction row per PE row).
 ``rows_are="physical"`` reads ``rows`` as physical PE rows instead: the presets' own convention
 (mvq.yaml's "64x64" is 64 physical rows covering 256 reduction rows at 1:4).
+
+SparTen (``dataflow: sparten``; unstructured sparsity, no N:M array) follows the same weight-side rule
+[A]: its weights are pruned to density N/M (``weights.density``: every sparse design keeps as many
+weights), and it gets ``rows·N/M`` CUs per cluster (``array.rows``) x ``cols`` clusters — the
+multipliers of the N:M arrays, i.e. the same peak dense-equivalent MACs per cycle *counting weight
+sparsity only*. Its activation sparsity (like S2TA's) is data-dependent and comes on top.
+
+S2TA and its baseline follow the weight-side rule too [A]: iso-throughput is defined on the
+dense-equivalent *weight* side only, because activation sparsity is data-dependent (it is measured per
+run, `compress.activations`) and never resizes an array. ``s2ta`` (the ``s2ta-w`` array plus run-time
+activation DBB) gets ``rows·N/M`` physical rows exactly like ``s2ta-w``; ``sa-zvcg`` (dense array,
+zero-value clock gating) gets ``rows`` like every dense design. What activation sparsity buys then
+shows up as fewer cycles (s2ta) or clock-gated MACs (sa-zvcg), not as a different array.
 """
 
 from __future__ import annotations
@@ -31,7 +44,7 @@ from archsim.design import Design, list_presets, load_design
 from workloads.errors import ArchsimInputError
 
 #: The design names a comparison knows, in ladder order (dense baselines, then the MVQ ladder, then S2TA).
-LADDER: tuple[str, ...] = ("ws", "ews", "ews-c", "ews-cm", "mvq", "s2ta")
+LADDER: tuple[str, ...] = ("ws", "ews", "ews-c", "ews-cm", "mvq", "s2ta-w")
 
 
 @dataclass(frozen=True)
@@ -138,7 +151,8 @@ def prepare(name: str, params: CompressionParams, rows: int | None = None, cols:
         raise ValueError(f"rows_are must be one of {ROW_MEANINGS}")
     design = _preset(name)
     w, arr = design.weights, design.array
-    sparse = arr.pe == "nm_sparse"
+    sparten = design.dataflow.strip().lower() == "sparten"
+    sparse = arr.pe == "nm_sparse" or sparten      # rows scale by N/M (see the module docstring)
     rows = rows if rows is not None else arr.rows
     cols = cols if cols is not None else arr.cols
     o: dict[str, Any] = {"array.cols": cols}
@@ -146,8 +160,10 @@ def prepare(name: str, params: CompressionParams, rows: int | None = None, cols:
         o["weights.n"], o["weights.m"] = params.n, params.m
     if w.format in ("vq", "mvq"):
         o["weights.d"], o["weights.k"] = params.d, params.k
-    if sparse:
+    if sparse and not sparten:
         o["array.sparse_n"], o["array.sparse_m"] = params.n, params.m
+    if w.format == "sparse":
+        o["weights.density"] = params.n / params.m
     if not sparse:
         physical = dense_eq = rows
     elif rows_are == "dense_equivalent":

@@ -12,7 +12,9 @@ The raw value and unit are kept as written so reports can quote the file verbati
 Format (see also archsim/tables/README.md)::
 
     meta:       node_nm, description, vdd, clock_hz, dynamic_overhead,
-                vdd_scaling {enabled, applies_to, factor}, energy_scale_from_45nm, area_scale_from_45nm
+                vdd_scaling {enabled, applies_to, factor}, energy_scale_from_45nm, area_scale_from_45nm,
+                vdd_char (optional: the supply the logic energies are characterised at; needed for a
+                design's supply_voltage_v corner)
     compute:    int8_mult(_area), int8/16/32_add(_area), int8_mac_acc32(_area), mux2_per_bit,
                 mux2_area_per_bit, mux_activity, lzc_mux2_per_mask_bit
     registers:  flop_rw_per_byte, flop_area_per_bit, small_rf_rw_per_byte, small_rf_max_bytes,
@@ -175,7 +177,8 @@ class VddScaling(_Strict):
 
     Off by default; when on, every energy in the sections of `applies_to` is multiplied by `factor`
     (e.g. (0.99/0.9)^2 = 1.21 at 40 nm to match MVQ's 0.99 V corner). SRAM (CACTI at its own
-    corner) and DRAM are never scaled."""
+    corner) and DRAM are never scaled. A design's ``supply_voltage_v`` is the general form of the same
+    rule, (V / meta.vdd_char)^2 on the same sections (archsim.tech.table); the two are exclusive."""
 
     enabled: bool = False
     applies_to: list[Literal["compute", "registers"]] = Field(default_factory=lambda: ["compute", "registers"])
@@ -191,6 +194,15 @@ class Meta(_Strict):
     vdd_scaling: VddScaling
     energy_scale_from_45nm: Ratio
     area_scale_from_45nm: Ratio
+    vdd_char: Voltage | None = Field(None, description="supply at which the compute/registers energies are "
+                                                       "characterised (V_char of the supply-voltage corner)")
+
+    @field_validator("vdd_char")
+    @classmethod
+    def _positive_vdd_char(cls, entry: Voltage | None) -> Voltage | None:
+        if entry is not None and entry.value <= 0:
+            raise ValueError(f"vdd_char must be > 0 V (got {entry.value})")
+        return entry
 
     @field_validator("dynamic_overhead")
     @classmethod

@@ -17,6 +17,21 @@ Model choices made here (each one documented where it is implemented):
   (Accelergy's Aladdin width rules, energy_tables.md §3.2).
 * Lookups return raw per-event dynamic energies; ``meta.dynamic_overhead`` is for the cost model
   to apply to its dynamic total (so a report can show it as its own line).
+
+Supply-voltage corner (``supply_voltage_v``, a design field; off by default)
+---------------------------------------------------------------------------
+A table loaded for a supply ``V`` multiplies every *energy* of the sections in
+``meta.vdd_scaling.applies_to`` (compute: MACs, multipliers, adders, muxes, LZC decoders;
+registers: flops, register files, the flop codebook) by ``(V / V_char)^2``, where ``V_char`` =
+``meta.vdd_char`` is the supply those numbers are characterised at (Horowitz 45 nm / Aladdin:
+0.9 V). Rule: dynamic energy = C·V² per transition (energy_tables.md §3.3 "dynamic energy ∝ V²")
+[C]. Not scaled, because no sourced rule is in the reference: SRAM energies (CACTI fits at CACTI's
+own nominal corner; energy_tables.md §3.3 says not to scale SRAM numbers), SRAM leakage, DRAM
+(does not scale with the logic node), areas, and the clock (a design at a lower supply may not
+close timing at the same clock; set ``clock_hz`` yourself). Logic leakage power scales as
+``(V / V_char)^LEAKAGE_VOLTAGE_EXPONENT`` (= V¹: leakage current held constant) [A].
+The corner replaces the older on/off ``meta.vdd_scaling`` flag (a fixed factor, (0.99/0.9)² at
+40 nm); asking for both is one input error instead of scaling twice.
 """
 
 from __future__ import annotations
@@ -38,6 +53,27 @@ from workloads.errors import ArchsimInputError
 TABLE_DIR = Path(__file__).resolve().parent.parent / "tables"
 
 Op = Literal["read", "write"]
+
+#: Supplies a corner may ask for, in V [A]: below ~0.5 V 28-40 nm logic is near threshold (energy no
+#: longer follows C·V², delay explodes) and above ~1.5 V it is past any nominal/overdrive corner of
+#: these nodes, so the quadratic rule on 0.9 V numbers is not trusted outside this range.
+SUPPLY_VOLTAGE_RANGE_V: tuple[float, float] = (0.5, 1.5)
+#: Logic leakage power ∝ (V / V_char)^this [A]: P = V·I_leak with I_leak held constant. DIBL makes
+#: I_leak grow with V, so this understates the change; no sourced rule in energy_tables.md.
+LEAKAGE_VOLTAGE_EXPONENT: float = 1.0
+
+
+def check_supply_voltage(value: object, field: str = "supply_voltage_v") -> float | None:
+    """``value`` as volts (None = no corner), or one `ArchsimInputError` naming ``field`` and the range."""
+    if value is None:
+        return None
+    lo, hi = SUPPLY_VOLTAGE_RANGE_V
+    ok = (not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+          and math.isfinite(value) and value > 0)
+    if not ok or not lo <= float(value) <= hi:
+        raise ArchsimInputError(f"{field} must be a supply voltage in volts between {lo:g} and {hi:g} (got {value!r}); "
+                                f"leave it unset (null) for the tech table's characterised corner")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -82,6 +118,14 @@ class TechMeta:
     vdd_scaling_factor: float
     sram_flavour: str
     description: str
+    #: supply the logic energies are characterised at (meta.vdd_char; None if the table does not say)
+    vdd_char: float | None = None
+    #: the supply-voltage corner this table was loaded for (None = none)
+    supply_voltage_v: float | None = None
+    #: (supply_voltage_v / vdd_char)^2 on compute/registers energies (1.0 without a corner)
+    supply_energy_factor: float = 1.0
+    #: (supply_voltage_v / vdd_char)^LEAKAGE_VOLTAGE_EXPONENT on logic leakage (1.0 without a corner)
+    supply_leakage_factor: float = 1.0
 
 
 def _fmt(x: float) -> str:
@@ -96,15 +140,34 @@ class TechTable:
     """
 
     def __init__(self, model: TechTableModel, origin: str, *, vdd_scaling: bool | None = None,
-                 sram_flavour: str | None = None) -> None:
+                 sram_flavour: str | None = None, supply_voltage_v: float | None = None) -> None:
         self._m = model
         self.origin = origin
         self._vdd_on = model.meta.vdd_scaling.enabled if vdd_scaling is None else bool(vdd_scaling)
+        self._supply_v, self._supply_e, self._supply_leak = self._supply_corner(supply_voltage_v)
         flavour = model.sram.flavour if sram_flavour is None else sram_flavour
         if flavour not in model.sram.fits:
             raise ArchsimInputError(f"{origin}: unknown SRAM flavour {flavour!r}; this table has "
                                     f"{', '.join(model.sram.fits)}")
         self._flavour = flavour
+
+    def _supply_corner(self, supply_voltage_v: float | None) -> tuple[float | None, float, float]:
+        """(V, energy factor, leakage factor) of the supply-voltage corner; see the module docstring."""
+        v = check_supply_voltage(supply_voltage_v)
+        if v is None:
+            return None, 1.0, 1.0
+        if self._vdd_on:
+            raise ArchsimInputError(
+                f"{self.origin}: supply_voltage_v={v:g} and meta.vdd_scaling (enabled) both correct logic energy "
+                f"for the supply; use one: leave supply_voltage_v unset, or turn vdd_scaling off "
+                f"(supply_voltage_v={self._m.meta.vdd.canonical:g} reproduces it from meta.vdd_char)")
+        char = self._m.meta.vdd_char
+        if char is None:
+            raise ArchsimInputError(f"{self.origin}: supply_voltage_v={v:g} needs meta.vdd_char (the supply the "
+                                    f"compute/registers energies are characterised at, with its source); add it "
+                                    f"(format: archsim/tables/README.md) or leave supply_voltage_v unset")
+        ratio = v / char.canonical
+        return v, ratio ** 2, ratio ** LEAKAGE_VOLTAGE_EXPONENT
 
     # ------------------------------------------------------------------------------------ plumbing
     @property
@@ -118,10 +181,14 @@ class TechTable:
         return TechMeta(node_nm=m.node_nm, vdd=m.vdd.canonical, clock_hz=m.clock_hz.canonical,
                         dynamic_overhead=m.dynamic_overhead.canonical, vdd_scaling=self._vdd_on,
                         vdd_scaling_factor=m.vdd_scaling.factor.canonical if self._vdd_on else 1.0,
-                        sram_flavour=self._flavour, description=m.description)
+                        sram_flavour=self._flavour, description=m.description,
+                        vdd_char=None if m.vdd_char is None else m.vdd_char.canonical,
+                        supply_voltage_v=self._supply_v, supply_energy_factor=self._supply_e,
+                        supply_leakage_factor=self._supply_leak)
 
     def __repr__(self) -> str:
-        return f"TechTable({self.meta.node_nm} nm from {self.origin!r}, vdd_scaling={self._vdd_on})"
+        corner = "" if self._supply_v is None else f", supply_voltage_v={self._supply_v:g}"
+        return f"TechTable({self.meta.node_nm} nm from {self.origin!r}, vdd_scaling={self._vdd_on}{corner})"
 
     def _logic(self, section: str, name: str) -> tuple[float, str]:
         """Canonical value of a compute/register energy entry, with the optional vdd correction."""
@@ -131,6 +198,10 @@ class TechTable:
         if self._vdd_on and section in vs.applies_to and entry.kind.startswith("energy"):
             value *= vs.factor.canonical
             note += f" x{_fmt(vs.factor.canonical)} vdd_scaling"
+        if self._supply_v is not None and section in vs.applies_to and entry.kind.startswith("energy"):
+            value *= self._supply_e
+            note += (f" x{_fmt(self._supply_e)} supply corner ({_fmt(self._supply_v)} V / "
+                     f"{_fmt(self._m.meta.vdd_char.canonical)} V vdd_char)^2")
         return value, note
 
     def _raw(self, section: str, name: str) -> Entry:
@@ -442,8 +513,11 @@ class TechTable:
         """Static power (uW) of ``area_um2`` of standard-cell logic."""
         area_um2 = self._check_nonneg("area_um2", area_um2)
         e = self._m.leakage.logic_density
-        return Cost(e.canonical * area_um2 / 1000.0, "uW",
-                    f"leakage.logic_density={_fmt(e.canonical)} nW/um2 x {_fmt(area_um2)} um2 ({e.source})")
+        corner = "" if self._supply_v is None else (
+            f" x{_fmt(self._supply_leak)} supply corner ({_fmt(self._supply_v)} V / "
+            f"{_fmt(self._m.meta.vdd_char.canonical)} V)^{LEAKAGE_VOLTAGE_EXPONENT:g} [A]")
+        return Cost(e.canonical * area_um2 / 1000.0 * self._supply_leak, "uW",
+                    f"leakage.logic_density={_fmt(e.canonical)} nW/um2 x {_fmt(area_um2)} um2{corner} ({e.source})")
 
     def ws_pe_area(self) -> Cost:
         """Reference area (um2) of one int8 WS PE (mult + 32b add + 48 flop bits), for sanity checks."""
@@ -537,7 +611,7 @@ def _format_errors(err: ValidationError, where: str) -> str:
 
 
 def table_from_mapping(data: object, where: str = "technology table", *, vdd_scaling: bool | None = None,
-                       sram_flavour: str | None = None) -> TechTable:
+                       sram_flavour: str | None = None, supply_voltage_v: float | None = None) -> TechTable:
     """Validate an already-parsed table (e.g. a dict built in a test or notebook)."""
     if not isinstance(data, dict):
         raise ArchsimInputError(f"{where}: must hold a mapping with meta, compute, registers, sram, dram, leakage, "
@@ -546,11 +620,13 @@ def table_from_mapping(data: object, where: str = "technology table", *, vdd_sca
         model = TechTableModel.model_validate(data)
     except ValidationError as err:
         raise ArchsimInputError(_format_errors(err, where)) from None
-    return TechTable(model, where, vdd_scaling=vdd_scaling, sram_flavour=sram_flavour)
+    return TechTable(model, where, vdd_scaling=vdd_scaling, sram_flavour=sram_flavour,
+                     supply_voltage_v=supply_voltage_v)
 
 
 @lru_cache(maxsize=32)
-def _load_cached(path: str, mtime_ns: int, vdd_scaling: bool | None, sram_flavour: str | None) -> TechTable:
+def _load_cached(path: str, mtime_ns: int, vdd_scaling: bool | None, sram_flavour: str | None,
+                 supply_voltage_v: float | None = None) -> TechTable:
     p = Path(path)
     where = f"tables/{p.name}" if p.parent == TABLE_DIR else str(p)
     try:
@@ -558,19 +634,24 @@ def _load_cached(path: str, mtime_ns: int, vdd_scaling: bool | None, sram_flavou
     except yaml.YAMLError as err:
         detail = " ".join(str(err).split())
         raise ArchsimInputError(f"{where}: not valid YAML ({detail}); fix the syntax at that line") from None
-    return table_from_mapping(data, where, vdd_scaling=vdd_scaling, sram_flavour=sram_flavour)
+    return table_from_mapping(data, where, vdd_scaling=vdd_scaling, sram_flavour=sram_flavour,
+                              supply_voltage_v=supply_voltage_v)
 
 
 def load_tech_table(node_or_path: str | int | Path, *, vdd_scaling: bool | None = None,
-                    sram_flavour: str | None = None) -> TechTable:
+                    sram_flavour: str | None = None, supply_voltage_v: float | None = None) -> TechTable:
     """Load and validate a technology table.
 
     ``node_or_path``: ``"40nm"``, ``"28nm"``, ``40``, ``"40"`` (built-in tables in
     archsim/tables/) or a path to a user YAML file in the same format (archsim/tables/README.md).
     ``vdd_scaling``: override the table's ``meta.vdd_scaling.enabled`` (None = as in the file).
     ``sram_flavour``: override ``sram.flavour`` (e.g. ``"lop"``).
+    ``supply_voltage_v``: load the table for this supply corner (compute/registers energies x
+    (V / meta.vdd_char)^2, logic leakage x V/V_char [A]; SRAM and DRAM unchanged; module docstring).
+    Must lie in `SUPPLY_VOLTAGE_RANGE_V`; combined with an enabled ``vdd_scaling`` it is an input error.
     Bad input raises `ArchsimInputError` naming the file, the field path and the fix. Tables are
     immutable and cached per (file, modification time, options).
     """
+    supply_voltage_v = check_supply_voltage(supply_voltage_v)   # before the cache: it must hash
     path = _resolve(node_or_path).resolve()
-    return _load_cached(str(path), path.stat().st_mtime_ns, vdd_scaling, sram_flavour)
+    return _load_cached(str(path), path.stat().st_mtime_ns, vdd_scaling, sram_flavour, supply_voltage_v)

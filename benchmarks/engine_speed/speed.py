@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    cases = [("resnet50", preset, None) for preset in ("ws", "ews", "ews-c", "ews-cm", "mvq", "s2ta")]
+    cases = [("resnet50", preset, None) for preset in ("ws", "ews", "ews-c", "ews-cm", "mvq", "s2ta-w")]
     for net, preset, size in cases + [("resnet18", "ws", 32)]:
         rows += measure(net, preset, size, args.repeats)
         for r in rows[-2:]:

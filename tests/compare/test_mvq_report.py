@@ -23,7 +23,7 @@ def test_headline_values_are_the_simulated_ratios(study):
 
     head = headline_frame(study).set_index(["claim", "workload"])
     t = study.throughput["resnet20"]
-    ews, mvq, s2ta = (t.entry(n).result for n in ("ews", "mvq", "s2ta"))
+    ews, mvq, s2ta = (t.entry(n).result for n in ("ews", "mvq", "s2ta-w"))
     assert head.loc[("ee_gain", "resnet20"), "simulated_iso_throughput"] == pytest.approx(
         mvq.tops_per_w() / ews.tops_per_w())
     assert head.loc[("speedup", "resnet20"), "simulated_iso_throughput"] == pytest.approx(ews.cycles / mvq.cycles)

@@ -21,7 +21,7 @@ def _run(capsys, *argv: str) -> tuple[int, str, str]:
     return rc, out, err
 
 
-@pytest.mark.parametrize("design,fmt,ratio", [("mvq", "mvq", 0.25), ("s2ta", "nm", 0.25), ("ews", "dense", 1.0)])
+@pytest.mark.parametrize("design,fmt,ratio", [("mvq", "mvq", 0.25), ("s2ta-w", "nm", 0.25), ("ews", "dense", 1.0)])
 def test_resnet20_every_layer_matches(capsys, design, fmt, ratio):
     """All 20 layers on the full-size preset: exact equality with torch, counters = timing events."""
     rc, out, err = _run(capsys, "--design", design, "--json")
@@ -38,7 +38,7 @@ def test_resnet20_every_layer_matches(capsys, design, fmt, ratio):
     assert all(x["ratio"] == ratio for x in body)
     conv1 = res["layers"][0]                             # the policy keeps the first conv dense
     assert conv1["weight_format"] == "dense"
-    assert conv1["array"] == ("dense fallback" if design in ("mvq", "s2ta") else "dense")
+    assert conv1["array"] == ("dense fallback" if design in ("mvq", "s2ta-w") else "dense")
     if design == "mvq":                                  # whole-subvector folds: lookups and LZC decodes compared
         for x in body:
             counts = {c["name"]: c for c in x["counts"]}
@@ -66,8 +66,8 @@ def test_vq_on_dense_array_reports_uncompared_lookups(capsys):
 
 
 def test_seed_is_reproducible(capsys):
-    a = _run(capsys, "--design", "s2ta", "--layers", "layer1.0.conv1", "--json", "--seed", "5")
-    b = _run(capsys, "--design", "s2ta", "--layers", "layer1.0.conv1", "--json", "--seed", "5")
+    a = _run(capsys, "--design", "s2ta-w", "--layers", "layer1.0.conv1", "--json", "--seed", "5")
+    b = _run(capsys, "--design", "s2ta-w", "--layers", "layer1.0.conv1", "--json", "--seed", "5")
     assert a == b and a[0] == 0
 
 

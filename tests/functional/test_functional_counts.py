@@ -114,7 +114,7 @@ def random_nm(layer: Layer, n: int, m: int, rng: np.random.Generator) -> NMWeigh
 # (preset, weights, rows, cols): the MVQ ladder and S2TA-like presets of archsim.mapping.compressed, shrunk
 # so that layers fold; rows chosen so that folds hold whole d=8 subvectors (the timing model counts
 # ceil(fold weights / d) lookups, which equals the functional count only then).
-PRESET_CASES = [("mvq", "mvq", 8, 4), ("mvq", "mvq", 16, 8), ("s2ta", "nm", 8, 4), ("ews-cm", "mvq", 8, 4),
+PRESET_CASES = [("mvq", "mvq", 8, 4), ("mvq", "mvq", 16, 8), ("s2ta-w", "nm", 8, 4), ("ews-cm", "mvq", 8, 4),
                 ("ews-c", "vq", 8, 4), ("ews-cm", "mvq", 64, 64)]
 
 

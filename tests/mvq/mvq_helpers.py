@@ -10,7 +10,7 @@ from archsim.design import load_design
 from workloads.layer import conv2d, linear
 from workloads.network import Network
 
-LADDER = ("ews-c", "ews-cm", "mvq", "s2ta")
+LADDER = ("ews-c", "ews-cm", "mvq", "s2ta-w")
 
 
 def tiny_network(batch: int = 1) -> Network:

@@ -60,7 +60,7 @@ def test_mask_decoders_also_bound_decode():
 
 
 def test_s2ta_index_masks_need_no_decode():
-    r = simulate(_net(), load_design("s2ta").with_overrides(**{"dram.unlimited": True}))
+    r = simulate(_net(), load_design("s2ta-w").with_overrides(**{"dram.unlimited": True}))
     assert r.stalls.get("decode", 0) == 0
     assert ("decoder", "decode") not in r.layers[0].counters.events
 

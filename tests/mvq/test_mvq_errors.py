@@ -67,7 +67,7 @@ def test_codebook_larger_than_its_store():
 def test_vq_trace_on_a_design_without_codebook():
     trace = structural_trace(LAYER, "vq", d=16, k=256)
     with pytest.raises(ArchsimInputError, match="no codebook store"):
-        simulate_layer(LAYER, "s2ta", trace)
+        simulate_layer(LAYER, "s2ta-w", trace)
     with pytest.raises(ArchsimInputError, match="add buffers.codebook"):
         load_design("ews").with_overrides(**{"weights.format": "mvq", "weights.n": 1, "weights.m": 4})
 

@@ -15,7 +15,7 @@ from compress.trace import WeightFormat
 from workloads.layer import conv2d, linear
 from workloads.network import Network
 
-LADDER = ("ews-c", "ews-cm", "mvq", "s2ta")
+LADDER = ("ews-c", "ews-cm", "mvq", "s2ta-w")
 
 
 @st.composite
@@ -36,7 +36,7 @@ def designs(draw):
     name = draw(st.sampled_from(LADDER))
     size = draw(st.sampled_from([8, 16, 32, 64]))
     over = {"array.rows": size, "array.cols": draw(st.sampled_from([8, 16, 64]))}
-    if name != "s2ta":
+    if name != "s2ta-w":
         over["buffers.codebook.read_ports"] = draw(st.sampled_from([1, 4, 16]))
     bw = draw(st.sampled_from([None, 2.0, 50.0]))
     if bw is not None:

@@ -13,7 +13,7 @@ from mvq_helpers import r18_results, tiny  # noqa: F401  (pytest fixtures)
 
 
 def test_dram_weight_mask_and_codebook_bits_equal_trace_bits_per_layer(r18_results):
-    for name in ("ews-c", "ews-cm", "mvq", "s2ta"):
+    for name in ("ews-c", "ews-cm", "mvq", "s2ta-w"):
         result, traces = r18_results[name]
         assert traces, name
         for lr in result.layers:
@@ -24,13 +24,13 @@ def test_dram_weight_mask_and_codebook_bits_equal_trace_bits_per_layer(r18_resul
             assert got["weight"] == (t.code_bits + t.value_bits) / 8, (name, lr.name)
         # the codebook is fetched once per compressed layer, into the codebook store
         n_coded = sum(1 for t in traces.values() if t.format in (WeightFormat.VQ, WeightFormat.MVQ))
-        assert (n_coded > 0) == (name != "s2ta")
-        cb_writes = sum(lr.counters.buffers["codebook"].write_bytes for lr in result.layers) if name != "s2ta" else 0
+        assert (n_coded > 0) == (name != "s2ta-w")
+        cb_writes = sum(lr.counters.buffers["codebook"].write_bytes for lr in result.layers) if name != "s2ta-w" else 0
         assert cb_writes == sum(t.codebook_bits for t in traces.values()) / 8
 
 
 def test_sparse_designs_execute_dense_macs_times_n_over_m_per_layer(r18_results):
-    for name in ("mvq", "s2ta"):
+    for name in ("mvq", "s2ta-w"):
         result, traces = r18_results[name]
         for lr in result.layers:
             t = traces[lr.name]
