@@ -80,6 +80,16 @@ CATEGORIES: tuple[str, ...] = tuple(dict.fromkeys(CATEGORY.values()))
 EVENT_PRICERS: dict[str, Callable[["CostModel", str], Any]] = {}
 AREA_ROWS: list[Callable[["CostModel"], list[tuple[str, float, str]]]] = []
 STORAGE_CAPACITY: list[Callable[["CostModel"], dict[str, tuple[str, int]]]] = []
+#: Modules that register hardware units through the extension points above; imported by the first
+#: `CostModel` (lazily: they import this module), so pricing never depends on which module ran first.
+UNIT_MODULES: tuple[str, ...] = ("archsim.mapping.activation_cost", "archsim.mapping.sparten_hw")
+
+
+def _load_units() -> None:
+    import importlib
+
+    for name in UNIT_MODULES:
+        importlib.import_module(name)
 
 _BUFFERS = {"weight_buffer": "weight", "input_buffer": "input", "output_buffer": "output", "codebook": "codebook"}
 _RF = {"weight_rf": ("weight_depth", "weight_bits"), "activation_rf": ("activation_depth", "act_bits"),
@@ -123,6 +133,7 @@ class CostModel:
         self.design = design
         self.tech = tech
         self.options = options or CostOptions()
+        _load_units()
         self.access = AccessPricer(tech, design.accounting.register_convention)
         self._area = self._build_area()
 

@@ -206,14 +206,6 @@ class ActivationsConfig(_Strict):
                            "path; false: stored dense, the DBB-izer sits at the input-buffer read port")
     dbbizers: int = Field(8, ge=1, le=4096, description="dbb: DBB-izer units, each prunes one block per cycle")
 
-    @model_validator(mode="after")
-    def _register_units(self) -> "ActivationsConfig":
-        # The DBB-izer and the activation index are hardware units priced through archsim.cost's extension
-        # points; register them as soon as a design has them, so a bare CostModel (area) sees them too.
-        if self.sparsity == "dbb":
-            import archsim.mapping.activation_cost  # noqa: F401
-        return self
-
 
 class SpartenConfig(_Strict):
     """SparTen-like compute units (`archsim.mapping.sparten`; Gondimalla et al., MICRO'19). Ignored by other
@@ -253,7 +245,7 @@ class Design(_Strict):
     clock_hz: float = Field(1.0e9, gt=0, description="[A] design clock")
     tech: str = Field("40nm", description="technology table: '40nm', '28nm' or a YAML path")
     supply_voltage_v: float | None = Field(
-        None, ge=0.5, le=1.5, allow_inf_nan=False,  # = archsim.tech.table.SUPPLY_VOLTAGE_RANGE_V [A] (a test checks)
+        None, ge=0.5, le=1.5, allow_inf_nan=False, strict=True,  # = archsim.tech.table.SUPPLY_VOLTAGE_RANGE_V [A] (a test checks)
         description="supply-voltage corner in V, off (null) by default: compute/register energies x "
                     "(V / tech meta.vdd_char)^2 (dynamic energy ~ V^2, energy_tables.md §3.3), logic leakage x "
                     "V/vdd_char [A]; SRAM, DRAM, area and clock unchanged (archsim.tech.table). MVQ's chip: 0.99")
@@ -293,8 +285,8 @@ class Design(_Strict):
 
     @model_validator(mode="after")
     def _sparten(self) -> "Design":
-        """A SparTen design: its CU buffers must hold what its chunks need, and its hardware units' pricers
-        (`archsim.mapping.sparten_hw`) are registered before any cost model of it can exist."""
+        """A SparTen design: its CU buffers must hold what its chunks need (its units' pricers are registered
+        by `archsim.cost.UNIT_MODULES`)."""
         if self.dataflow.strip().lower() != "sparten":
             return self
         sp, p = self.sparten, self.precision
@@ -308,7 +300,6 @@ class Design(_Strict):
                              f"{sp.chunk}-position chunk ({sp.chunk} mask bits + {sp.chunk} values = {slot_bits} b); "
                              f"raise register_files.weight_depth to {-(-slot_bits // p.weight_bits)} (x2 to "
                              f"double-buffer) or lower sparten.chunk")
-        import archsim.mapping.sparten_hw  # noqa: F401  (registers EVENT_PRICERS / AREA_ROWS)
         return self
 
     def with_overrides(self, **changes: object) -> "Design":

@@ -30,6 +30,7 @@ from torch import nn
 from compress.config import CompressionConfig
 from compress.layer import COMPRESSORS, CompressedLayer
 from compress.policy import LayerPlan, check_exclusions, plan_layer
+from workloads.errors import ArchsimInputError
 
 #: Module types whose ``weight`` the compressors understand (out, in/groups[, kernel...]).
 CONV_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -167,6 +168,13 @@ def compress_model(model: nn.Module, config: CompressionConfig | None = None, ex
                    progress: bool = True) -> CompressedModel:
     """Compress every eligible conv/linear layer of ``model`` (which is left untouched)."""
     config = config or CompressionConfig()
+    unclustered = {config.method, config.linear_method or config.method} - set(COMPRESSORS)
+    if unclustered:
+        raise ArchsimInputError(
+            f"compress_model clusters with {', '.join(sorted(COMPRESSORS))}; method {sorted(unclustered)[0]!r} "
+            f"(unstructured magnitude pruning) has no codebook to build: prune each layer with "
+            f"compress.unstructured.prune_layer (weights + a sparse Trace), or let archsim derive structural "
+            f"sparse traces (CompressionConfig(method='sparse', density=...) with compress.traces.structural_traces)")
     plans = plan_model(model, config, example_input)
     modules = dict(model.named_modules())
     layers: dict[str, CompressedLayer] = {}

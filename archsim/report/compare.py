@@ -249,7 +249,8 @@ class Comparison:
                 "design": e.name, "workload": self.network.name, "iso": self.iso, "baseline": self.baseline,
                 "n": self.params.n, "m": self.params.m, "d": self.params.d, "k": self.params.k,
                 "array": f"{e.rows}x{e.cols}", "rows": e.rows, "cols": e.cols,
-                "physical_rows": e.prepared.physical_rows, "pe_kind": design.array.pe,
+                "physical_rows": e.prepared.physical_rows, "pe_kind": design.array.pe, "tech": design.tech,
+                "clock_mhz": design.clock_hz / 1e6,
                 "physical_pes": design.array.rows * design.array.cols,
                 "cycles": r.cycles, "stall_cycles": r.stall_cycles, "latency_ms": r.latency_s * 1e3,
                 "macs": r.macs, "dense_macs": r.dense_macs, "utilisation": r.utilisation,
@@ -365,7 +366,7 @@ def run_comparison(workload: Network, designs: Sequence[str], *, params: Compres
 
 #: Columns of the printed table: (column, header, format).
 _PRINT_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("array", "array", "{}"), ("physical_pes", "PEs", "{:,}"), ("cycles", "cycles", "{:,}"),
+    ("tech", "node", "{}"), ("array", "array", "{}"), ("physical_pes", "PEs", "{:,}"), ("cycles", "cycles", "{:,}"),
     ("stall_cycles", "stalls", "{:,}"), ("energy_uj", "energy uJ", "{:,.1f}"),
     ("energy_dram_uj", "DRAM uJ", "{:,.1f}"), ("tops_per_w_core", "TOPS/W core", "{:.3f}"),
     ("tops_per_w_system", "TOPS/W sys", "{:.3f}"),
@@ -379,9 +380,12 @@ TOPS_STATEMENT = (f"TOPS/W: {OPS_NOTE}; core = on-chip energy (array, RFs, buffe
 
 
 def header_lines(comp: Comparison) -> list[str]:
-    d = comp.entries[0].prepared.design
+    nodes = sorted({e.prepared.design.tech for e in comp.entries})
+    clocks = sorted({e.prepared.design.clock_hz / 1e6 for e in comp.entries})
+    where = (f"{nodes[0]}" if len(nodes) == 1 else f"nodes {', '.join(nodes)} (per design: the 'node' column)")
+    clock = f"{clocks[0]:g} MHz" if len(clocks) == 1 else "clocks " + ", ".join(f"{c:g}" for c in clocks) + " MHz"
     return [f"{comp.network.name}: {len(comp.network.layers)} layers, batch {comp.network.batch}; "
-            f"{comp.params.label()}; {d.tech}, {d.clock_hz / 1e6:g} MHz",
+            f"{comp.params.label()}; {where}, {clock}",
             comp.iso_statement,
             f"ratios (x...) vs {comp.baseline}; TOPS count 2 ops per dense-equivalent MAC",
             TOPS_STATEMENT]

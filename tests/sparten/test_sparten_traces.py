@@ -86,3 +86,13 @@ def test_bad_filter_density_is_one_clear_error():
         dataclasses.replace(base, filter_density=(0.5,) * 5 + (1.2,))
     with pytest.raises(ArchsimInputError, match="act_density"):
         Trace(layer=layer, format="sparse", density=0.5, act_density=0.0)
+
+
+def test_compress_model_refuses_sparse_with_one_clear_error():
+    import torch
+
+    from compress import compress_model
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3), torch.nn.ReLU(), torch.nn.Conv2d(16, 32, 3))
+    with pytest.raises(ArchsimInputError, match="compress.unstructured.prune_layer"):
+        compress_model(model, CompressionConfig(method="sparse", density=0.3))
