@@ -306,7 +306,6 @@ class CostModel:
     def energy(self, counters: LayerCounters) -> pd.DataFrame:
         """The energy frame of one simulated layer."""
         d, t = self.design, self.tech
-        p = d.precision
         layer = counters.layer_name
         rows: list[tuple] = []
 

@@ -9,9 +9,10 @@ for iso in throughput area pes; do
     archsim compare --workload resnet18 --designs ws,ews,ews-c,ews-cm,mvq,s2ta-w --n 1 --m 4 --d 16 --k 256 --iso "$iso" --out results > /dev/null
 done
 archsim compare --workload resnet50 --designs ws,ews,ews-c,ews-cm,mvq,s2ta-w --n 1 --m 4 --d 16 --k 256 --iso throughput --out results > /dev/null
+python -m archsim.report.sparse --out results/sparse
 python -m archsim.report.mvq --out results/mvq
 python -m benchmarks.ews_vs_ws --out results/ews_vs_ws
 python -m archsim.pqa.report --out results/pqa
 python -m archsim.permdnn.report --out results/permdnn
-python -m benchmarks.scalesim_crosscheck
+PYTHON=python bash benchmarks/scalesim_crosscheck/run.sh
 echo "simulator reports regenerated"

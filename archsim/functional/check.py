@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -383,10 +383,8 @@ def check_workload(workload: str | Network, design: str | Path | Design, *, laye
                    progress: bool = False) -> FunctionalCheck:
     """Run the selected layers of ``workload`` in functional mode on ``design`` and check them
     against torch and against the timing model (see the module docstring)."""
-    import torch
-
-    from archsim.api import SimContext, compression_config, resolve_design, resolve_workload
-    from compress.traces import plan_network, structural_trace_for
+    from archsim.api import compression_config, resolve_design, resolve_workload
+    from compress.traces import structural_trace_for
 
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ArchsimInputError(f"--seed must be a non-negative integer, got {seed!r}")
@@ -395,32 +393,46 @@ def check_workload(workload: str | Network, design: str | Path | Design, *, laye
     picked, skipped = select_layers(network, layers, max_macs)
     config = compression_config(des, compression)
     if des.dataflow.strip().lower() == "sparten":     # bitmask chunks + inner join: archsim.functional.sparten
-        from archsim.functional.sparten import check_sparten_workload
+        from archsim.functional.sparten import check_sparten_layer
 
-        return check_sparten_workload(network, des, picked=picked, skipped=skipped, seed=seed, max_macs=max_macs,
-                                      config=config, progress=progress)
+        def one(layer: Layer, i: int, plan: Any, context: Any) -> LayerCheck:
+            sparse = plan is not None and plan.compressed and plan.method == "sparse"
+            return check_sparten_layer(layer, i, des, config.density if sparse else 1.0, seed, context)
+    else:
+        def one(layer: Layer, i: int, plan: Any, context: Any) -> LayerCheck:
+            trace = structural_trace_for(layer, plan, config) if config is not None else None
+            return check_layer(layer, i, des, plan, config, trace, seed, context)
+
+    results = run_layers(network, des, picked, config, one, progress)
+    return FunctionalCheck(workload=network.name, design=des.name, seed=int(seed), max_macs=int(max_macs),
+                           layers=tuple(results), skipped=skipped)
+
+
+def run_layers(network: Network, design: Design, picked: Sequence[Layer], config: Any,
+               check_one: Callable[[Layer, int, Any, Any], LayerCheck], progress: bool = False) -> list[LayerCheck]:
+    """Check each picked layer with ``check_one(layer, index in network, compression plan, SimContext)`` on one
+    torch thread (reproducible k-means and polite on a shared machine), with an optional progress bar."""
+    import torch
+
+    from archsim.api import SimContext
+    from compress.traces import plan_network
+
     plans: dict[str, Any] = {}
     if config is not None:
         plans = {layer.name: plan for layer, plan in zip(network, plan_network(network, config)) if plan is not None}
-    context = SimContext(des)
+    context = SimContext(design)
     index = {layer.name: i for i, layer in enumerate(network)}
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)          # reproducible k-means and polite on a shared machine
+    torch.set_num_threads(1)
     try:
         todo: Iterable[Layer] = picked
         if progress:
             from tqdm import tqdm
 
-            todo = tqdm(picked, desc=f"functional {network.name} on {des.name}", unit="layer")
-        results = []
-        for layer in todo:
-            plan = plans.get(layer.name)
-            trace = structural_trace_for(layer, plan, config) if config is not None else None
-            results.append(check_layer(layer, index[layer.name], des, plan, config, trace, seed, context))
+            todo = tqdm(picked, desc=f"functional {network.name} on {design.name}", unit="layer")
+        return [check_one(layer, index[layer.name], plans.get(layer.name), context) for layer in todo]
     finally:
         torch.set_num_threads(threads)
-    return FunctionalCheck(workload=network.name, design=des.name, seed=int(seed), max_macs=int(max_macs),
-                           layers=tuple(results), skipped=skipped)
 
 
 def format_report(check: FunctionalCheck) -> str:

@@ -17,7 +17,7 @@ executed, selects = MACs, broadcast activation-chunk bytes (``input_buffer.read_
 model proper uses expected values under the independence assumption; its MACs and cycles are reported
 next to the actual ones (not compared: they are expectations).
 
-`check_sparten_workload` is what ``archsim run --functional`` runs on a SparTen design (dispatched
+`check_sparten_layer` is what ``archsim run --functional`` runs per layer on a SparTen design (dispatched
 from `archsim.functional.check.check_workload`): seeded random float weights (as for the other
 designs) are magnitude-pruned to the density the compression policy plans for the layer
 (`compress.unstructured`; layers the policy keeps dense: every weight), quantised to int8 per layer
@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -218,38 +218,5 @@ def check_sparten_layer(layer: Layer, index: int, design: Design, density: float
                       counts=tuple(counts))
 
 
-def check_sparten_workload(network: Any, design: Design, *, picked: Sequence[Layer], skipped: Mapping[str, Any],
-                           seed: int, max_macs: int, config: Any, progress: bool = False) -> Any:
-    """`check_workload` for a SparTen design (dispatched from `archsim.functional.check`)."""
-    import torch
-
-    from archsim.api import SimContext
-    from archsim.functional.check import FunctionalCheck
-    from compress.traces import plan_network
-
-    plans = {}
-    if config is not None:
-        plans = {layer.name: plan for layer, plan in zip(network, plan_network(network, config)) if plan is not None}
-    context = SimContext(design)
-    index = {layer.name: i for i, layer in enumerate(network)}
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        todo: Iterable[Layer] = picked
-        if progress:
-            from tqdm import tqdm
-
-            todo = tqdm(picked, desc=f"functional {network.name} on {design.name}", unit="layer")
-        results = []
-        for layer in todo:
-            plan = plans.get(layer.name)
-            density = config.density if (plan is not None and plan.compressed and plan.method == "sparse") else 1.0
-            results.append(check_sparten_layer(layer, index[layer.name], design, density, seed, context))
-    finally:
-        torch.set_num_threads(threads)
-    return FunctionalCheck(workload=network.name, design=design.name, seed=int(seed), max_macs=int(max_macs),
-                           layers=tuple(results), skipped=skipped)
-
-
-__all__ = ["SpartenRun", "check_sparten_layer", "check_sparten_workload", "quantize_int", "run_sparten",
+__all__ = ["SpartenRun", "check_sparten_layer", "quantize_int", "run_sparten",
            "sparse_activations"]

@@ -1,6 +1,6 @@
 """Prices and areas of the activation-sparsity hardware (`archsim.mapping.activation_sparsity`).
 
-Registered with `archsim.cost`'s extension points at import (``archsim.mapping`` imports this module):
+Registered with `archsim.cost`'s extension points at import (`archsim.cost.UNIT_MODULES` lists this module):
 
 ``dbbizer block``              one top-N over a block of M = ``activations.dbb_m`` activations. Bounded by
                                a full M-input sorting network [A] — Batcher's odd-even merge sort,

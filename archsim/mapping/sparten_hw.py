@@ -1,7 +1,7 @@
 """Prices and areas of SparTen's own hardware units, registered with `archsim.cost` at import.
 
-`archsim.design.Design` imports this module when it validates a ``dataflow: sparten`` design, so the
-pricers exist before any cost model of such a design. The CU's MAC, psum file and filter-chunk buffer
+`archsim.cost.CostModel` imports this module (`archsim.cost.UNIT_MODULES`), so the pricers exist before
+any cost model is built. The CU's MAC, psum file and filter-chunk buffer
 are the cost model's own rows (``pe_array``, ``psum_rf``, ``weight_rf`` from ``register_files``); this
 module adds what SparTen has and a systolic array does not. Every composition rule is an assumption
 [A] built only from the technology table's entries (no new numbers):

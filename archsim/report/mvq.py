@@ -388,7 +388,6 @@ def write_report(study: Study, out: Path, command: str) -> list[Path]:
     comp0 = next(iter(study.throughput.values()))
     files += plot_area_breakdown(comp0.area_frame() / 1e6, out / "area.png",
                                  f"Area, iso-throughput {study.rows}x{study.cols} dense-equivalent", unit="mm2")
-    from archsim.report.published import markdown as published_markdown
     from archsim.report.published import write as write_published
 
     r18 = study.throughput.get("resnet18") or comp0

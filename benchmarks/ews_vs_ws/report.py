@@ -137,33 +137,35 @@ def write_readme(table: pd.DataFrame, path: Path, argv_line: str, elapsed_s: flo
       "cuts the output buffer's psum read-modify-writes by ~`g·S` (fewer row folds). These are the savings the "
       "EWS paper describes. They are largest on small arrays (most row folds per layer in WS) and shrink with "
       "the array; SRAM accesses are priced from CACTI 7 40 nm LSTP (energy_tables.md §3.4).")
+    leak = causes["leakage"] if "leakage" in causes.columns else rf * 0
     w("* **Register-file energy (negative columns).** Every MAC in EWS reads its weight from a 9-entry WRF and "
-      "its activation from an 8-entry ARF, priced at the table's small-RF rate (0.12 pJ/B, energy_tables.md §4: "
-      "flop + ~5 mux levels), where WS reads single pipeline registers (0.072 pJ/B, Aladdin). A PE's run of "
-      "`g·S` products for one pixel accumulates in the MAC's accumulator register (a flop, WS's price) and meets "
-      "the psum from above once per run through the 4x32 b PRF (archsim/mapping/ews.py). This RF premium is "
-      f"about as large as the SRAM savings — the main reason the energy-efficiency ratio is near 1 here while "
-      f"the paper reports 1.35-2.48x: the RF columns together cost {-rf.max():.1f}-{-rf.min():.1f} % of WS's "
-      "energy.")
+      "its activation from an 8-entry ARF; under the default `switching` access convention (archsim/tables/"
+      "README.md) an RF read costs its read-mux tree (4 and 3 mux2 levels per bit) and a write the flop, while "
+      "WS's pinned weight costs nothing per MAC and its pipeline registers cost their writes only. A PE's run of "
+      "`g·S` products for one pixel accumulates in the MAC's accumulator register and meets the psum from above "
+      "once per run through the 4x32 b PRF (archsim/mapping/ews.py). The RF columns together cost "
+      f"{-rf.max():.1f}-{-rf.min():.1f} % of WS's energy, leakage {-leak.max():.1f}-{-leak.min():.1f} %: at "
+      "64x64 they take most of what the SRAM savings give, because WS already amortises each SRAM access over "
+      "a 64-wide row and column and the SRAM share left to save is small (the SRAM column shrinks with the "
+      "array).")
     w("* **DRAM (~0).** Both designs move the same bytes (see above), so DRAM, the largest single component, "
-      "does not differ. The EWS paper's gain must come from on-chip energy; in this model on-chip energy is "
-      "dominated by per-MAC register traffic, which EWS increases.")
-    w("* **Leakage (negative).** EWS's RFs add logic area (`area_ratio`), and leakage scales with area x time.")
-    ews_rows = table[(table["study"] == "main") & (table["design"] == "ews") & (table["bandwidth"] == "LPDDR4")]
-    if "e_psum_rf_at_register_price_uj" in ews_rows.columns:
+      "does not differ. The EWS paper's gain must come from on-chip energy.")
+    w("* **Leakage (negative).** EWS's RFs add logic area (`area_ratio`), and leakage scales with area x time; "
+      "on MobileNetV2 at 64x64, where the depthwise layers keep the array busy for a long time at low "
+      "utilisation, it is the largest term.")
+    base = table[(table["study"] == "main") & (table["bandwidth"] == "LPDDR4")]
+    if "energy_legacy_convention_uj" in base.columns:
         w("")
-        w("**Psum price — a what-if bound, not the model.** The model already keeps a pixel's running sum in "
-          "the MAC's accumulator register; the once-per-run hand-off still goes through the PRF at its depth's "
-          "price. Re-pricing *all* EWS psum register bytes (accumulator and PRF) at the plain-register price "
-          "bounds what a cheaper PRF could add:\n")
-        w("| network | array | EWS/WS energy eff. (model) | same, psum at register price (bound) |")
+        w("**Access convention — how much of the ratio is accounting.** The same simulations re-priced under the "
+          "`legacy` convention (read = write, every RF at the table's 64-B small-RF price; archsim's figures "
+          "before issue 11):\n")
+        w("| network | array | EWS/WS energy eff. (switching, the model) | same counters, legacy convention |")
         w("|---|---|---|---|")
-        base = table[(table["study"] == "main") & (table["bandwidth"] == "LPDDR4")]
         for (net, size), g in base.groupby(["network", "size"]):
             a = g[g["design"] == "ws"].iloc[0]
             b = g[g["design"] == "ews"].iloc[0]
-            alt = b["energy_uj"] - b["e_psum_rf_uj"] + b["e_psum_rf_at_register_price_uj"]
-            w(f"| {net} | {size}x{size} | {a['energy_uj'] / b['energy_uj']:.2f} | {a['energy_uj'] / alt:.2f} |")
+            w(f"| {net} | {size}x{size} | {a['energy_uj'] / b['energy_uj']:.2f} | "
+              f"{a['energy_legacy_convention_uj'] / b['energy_legacy_convention_uj']:.2f} |")
         w("")
     w("Other differences that are modelled choices, not facts from the paper: the EWS paper's RF depths, SRAM "
       "sizes, clock and technology are not in its abstract (all [A] here); WS's weight load is not overlapped "

@@ -24,9 +24,11 @@ from typing import Any
 import pandas as pd
 
 from archsim.api import SimContext, simulate
+from archsim.cost import CostModel
 from archsim.design import load_design
 from archsim.mapping.ews import EwsMapper
 from archsim.mapping.ws import WsMapper
+from archsim.tech import load_tech_table
 from workloads.zoo import get_network
 
 NETWORKS = ("resnet18", "vgg16", "mobilenet_v2")
@@ -35,18 +37,6 @@ BANDWIDTHS = ("LPDDR4", "unlimited")
 #: EWS abstract (reference/energy_tables.md §1 [P]): gains over WS for 16x16 ... 64x64 arrays.
 PAPER = {"throughput": (1.22, 1.72), "energy_efficiency": (1.35, 2.48)}
 MAPPERS = {"ws": WsMapper, "ews": EwsMapper}
-
-
-_TECH: dict[str, Any] = {}
-
-
-def r_tech(design: Any) -> Any:
-    """The design's technology table (cached)."""
-    if design.tech not in _TECH:
-        from archsim.tech import load_tech_table
-
-        _TECH[design.tech] = load_tech_table(design.tech)
-    return _TECH[design.tech]
 
 
 def point(network: Any, dataflow: str, size: int, bandwidth: str, *, loop_order: str | None = None,
@@ -74,13 +64,12 @@ def point(network: Any, dataflow: str, size: int, bandwidth: str, *, loop_order:
         row[f"dram_write_{operand}_mb"] = nbytes / 1e6
     for comp, pj in r.energy_by_component.items():
         row[f"e_{comp}_uj"] = pj / 1e6
-    # what-if (not the model): the PE's psum register traffic priced as a plain register (WS's pipeline
-    # register price) instead of at the PRF depth — see README "psum accumulation price"
-    e = r.energy
-    psum = e.xs("psum_rf", level="component") if "psum_rf" in e.index.get_level_values("component") else None
-    if psum is not None:
-        flop = float(getattr(r_tech(design), "register_access")(1).value)
-        row["e_psum_rf_at_register_price_uj"] = float(psum["count"].sum()) * flop / 1e6
+    # the same counters re-priced under the legacy register convention (read = write at one 64-B RF price;
+    # archsim/tables/README.md): how much of EWS/WS is the access convention, not the dataflow
+    legacy = CostModel(design.with_overrides(**{"accounting.register_convention": "legacy"}),
+                       load_tech_table(design.tech))
+    row["energy_legacy_convention_uj"] = sum(float(legacy.energy(lr.counters)["energy_pj"].sum())
+                                             for lr in r.layers) / 1e6
     acc = r.accesses
     for buf in ("weight_buffer", "input_buffer", "output_buffer"):
         if buf in acc.index:

@@ -20,7 +20,7 @@ def test_ews_vs_ws_writes_table_plot_and_readme(tmp_path):
     # every energy column is accounted for: components sum to the total
     for _, row in table.iterrows():
         parts = sum(row[c] for c in table.columns if c.startswith("e_") and c.endswith("_uj")
-                    and c != "e_psum_rf_at_register_price_uj" and pd.notna(row[c]))
+                    and pd.notna(row[c]))
         assert abs(parts - row["energy_uj"]) <= 1e-6 * row["energy_uj"]
 
 
