@@ -34,6 +34,7 @@ torch and compress are imported inside the functions: archsim's simulator core n
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -435,6 +436,27 @@ def run_layers(network: Network, design: Design, picked: Sequence[Layer], config
         torch.set_num_threads(threads)
 
 
+_NUMBER = re.compile(r"\d+\.\d+")
+
+
+def _not_compared_summary(check: FunctionalCheck) -> list[str]:
+    """One entry per (count, reason) with the reason's numbers as ranges over the layers, so a network of many
+    layers gives a readable line instead of one near-identical reason per layer."""
+    groups: dict[tuple[str, str], list[list[float]]] = {}
+    for x in check.layers:
+        for c in x.counts:
+            if not c.compared:
+                groups.setdefault((c.name, _NUMBER.sub("{}", c.reason)), []).append(
+                    [float(v) for v in _NUMBER.findall(c.reason)])
+    out = []
+    for (name, template), values in sorted(groups.items()):
+        cols = list(zip(*values)) if values and len({len(v) for v in values}) == 1 else []
+        filled = template.format(*(f"{min(col):.3f}" if min(col) == max(col) else f"{min(col):.3f}-{max(col):.3f}"
+                                   for col in cols)) if cols or "{}" not in template else template
+        out.append(f"{name} ({filled}; {len(values)} layer(s))")
+    return out
+
+
 def format_report(check: FunctionalCheck) -> str:
     """The per-layer table, the skipped layers, count mismatches and a final verdict line."""
     frame = check.frame()
@@ -452,7 +474,7 @@ def format_report(check: FunctionalCheck) -> str:
                                         "ratio": "{:.3f}".format})]
     if check.skipped:
         lines.append("skipped: " + "; ".join(f"{why}: {', '.join(names)}" for why, names in check.skipped.items()))
-    not_compared = sorted({f"{c.name} ({c.reason})" for x in check.layers for c in x.counts if not c.compared})
+    not_compared = _not_compared_summary(check)
     if not_compared:
         lines.append("not compared on some layers: " + "; ".join(not_compared))
     for line in check.count_mismatches:

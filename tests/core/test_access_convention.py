@@ -32,7 +32,7 @@ def _rows(result, component: str, action: str):
     return e[mask]
 
 
-@pytest.mark.parametrize("design", ["ws", "ews", "ews-c", "ews-cm", "mvq"])
+@pytest.mark.parametrize("design", ["ws", "ews", "ews-c", "ews-cm", "mvq", "s2ta-w", "s2ta", "sa-zvcg"])
 def test_stationary_weight_costs_nothing_per_mac(design: str) -> None:
     """WS's pinned weight (and an EWS PE holding a single weight) is read every MAC but never rewritten."""
     r = simulate(NET, design)
