@@ -25,8 +25,25 @@ workload (`compression_traces`: exact sizes and densities, no clustering, via
 
     simulate("resnet18", "mvq")                                     # 1:4, d=16, k=256 from mvq.yaml
     simulate("resnet18", "mvq", compression={"d": 8, "k": 128})     # other d, k (still 1:4)
-    simulate("resnet18", "ews", compression={"method": "vq"})       # VQ traces on plain EWS (bytes only)
+    simulate("resnet18", "ews-c", compression={"d": 8})              # other d on the VQ design
     simulate("resnet18", "mvq", traces="r18_traces.json")           # from `archsim compress`
+
+A trace format the design cannot decode (VQ codes on ``ws``/``ews``, unstructured ``sparse`` on
+``mvq``) is an input error naming the designs that can (`archsim.decode`).
+
+Array size and iso condition
+----------------------------
+A design given by *name* (preset or .yaml) is sized by `archsim.sizing.size_design`, the rule
+`archsim compare` uses, under ``iso`` (default ``"throughput"``, as in compare): ``array.rows``
+(and an ``array.rows`` override) is the dense-equivalent reduction length, so an N:M sparse array
+gets ``rows·N/M`` physical PE rows; ``iso="pes"`` reads it as physical PE rows (the preset YAML's
+own convention). ``simulate("resnet18", "mvq")`` therefore gives what ``archsim compare`` reports
+for "mvq"; ``iso="area"`` needs a baseline and is compare-only. A `Design` object is simulated as
+built (``array.rows`` = physical rows). The result states both arrays and the iso condition
+(`NetworkResult.sizing`)::
+
+    simulate("resnet18", "mvq")                  # 64x64 dense-equivalent = 16x64 physical PEs at 1:4
+    simulate("resnet18", "mvq", iso="pes")       # 64x64 physical PEs = 256x64 dense-equivalent
 
 Layers the compression policy leaves dense (first conv, depthwise, shapes d does not tile; see
 `compress.policy`) get dense traces and run dense: int8 weights, no decode, and on an N:M sparse
@@ -41,10 +58,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from archsim.cost import CostModel, CostOptions
+from archsim.decode import check_decodable
 from archsim.design import Design, load_design
 from archsim.results import LayerResult, NetworkResult
 from archsim.schedule import LayerSchedule
 from archsim.sim import DramTiming, FsmOptions, LayerCounters, dram_timing, simulate_schedule
+from archsim.sizing import AS_BUILT, DEFAULT_ISO, ArraySizing, size_design, sizing_of
 from compress.trace import Trace, load_traces, with_layer
 from workloads.errors import ArchsimInputError
 from workloads.layer import Layer
@@ -76,11 +95,17 @@ def resolve_design(design: str | Path | Design, overrides: Mapping[str, Any] | N
 
 
 def resolve_workload(workload: str | Network, batch: int | None = None) -> Network:
+    """A zoo network by name (or a `Network`) at ``batch`` (None = batch 1 / the Network's own); ``batch=0``
+    and other non-positive or non-integer values are an input error, as ``--batch 0`` is in the CLI."""
+    from workloads.network import check_batch
+
+    if batch is not None:
+        batch = check_batch(batch)
     if isinstance(workload, Network):
-        return workload.with_batch(batch) if batch and batch != workload.batch else workload
+        return workload.with_batch(batch) if batch is not None and batch != workload.batch else workload
     from workloads.zoo import get_network
 
-    return get_network(workload, batch=batch or 1)
+    return get_network(workload, batch=1 if batch is None else batch)
 
 
 def resolve_traces(traces: Mapping[str, Trace] | Iterable[Trace] | str | Path | None,
@@ -214,6 +239,8 @@ class SimContext:
     def layer_result(self, layer: Layer, trace: Trace | None = None) -> LayerResult:
         if trace is not None and trace.layer.name != layer.name:
             raise ArchsimInputError(f"trace is for layer {trace.layer.name!r}, not {layer.name!r}")
+        if trace is not None:   # issue 13.3: a format the design cannot decode is an error (archsim.decode)
+            check_decodable(self.design, layer.name, trace.format)
         counters = self.counters(layer, trace)
         return LayerResult(name=layer.name, design=self.design.name, clock_hz=self.design.clock_hz,
                            batch=layer.batch, dense_macs=layer.macs, counters=counters,
@@ -222,30 +249,56 @@ class SimContext:
 
 def simulate_layer(layer: Layer, design: str | Path | Design, trace: Trace | None = None, *,
                    overrides: Mapping[str, Any] | None = None, tech: Any = None,
-                   mapper: Mapper | None = None) -> LayerResult:
-    """One layer on one design. ``tech``/``mapper`` replace the design's table and dataflow mapper."""
-    ctx = SimContext(resolve_design(design, overrides), tech=tech, mapper=mapper)
+                   mapper: Mapper | None = None, iso: str = DEFAULT_ISO) -> LayerResult:
+    """One layer on one design. ``tech``/``mapper`` replace the design's table and dataflow mapper; a design
+    given by name is sized under ``iso`` exactly as in `simulate` (`archsim.sizing`)."""
+    ctx = SimContext(sized_design(design, overrides, iso=iso)[0], tech=tech, mapper=mapper)
     return ctx.layer_result(layer, trace)
+
+
+def sized_design(design: str | Path | Design, overrides: Mapping[str, Any] | None = None, *,
+                 iso: str = DEFAULT_ISO) -> tuple[Design, ArraySizing]:
+    """The design `simulate` runs and how it was sized: a name through `archsim.sizing.size_design` (the
+    rule compare uses, at the design's own compression parameters), a `Design` object as built with
+    ``overrides`` applied."""
+    if isinstance(design, Design):
+        built = resolve_design(design, overrides)
+        return built, sizing_of(built, AS_BUILT)
+    return size_design(design, iso=iso, overrides=overrides)
 
 
 def simulate(workload: str | Network, design: str | Path | Design, *,
              traces: Mapping[str, Trace] | Iterable[Trace] | str | Path | None = None,
              compression: Any = None,
              overrides: Mapping[str, Any] | None = None, progress: bool = False, batch: int | None = None,
-             tech: Any = None, mapper: Mapper | None = None, context: SimContext | None = None) -> NetworkResult:
+             tech: Any = None, mapper: Mapper | None = None, context: SimContext | None = None,
+             iso: str = DEFAULT_ISO) -> NetworkResult:
     """A whole network on one design: layers back to back, results summed (see `NetworkResult`).
 
     ``traces``: per-layer compression traces (mapping, iterable or a .json/.parquet file). Without
     them, a compressed-weight design gets structural traces (``compression``: overrides of the
-    design's ``weights`` format; see `compression_config`). Giving both is an input error."""
+    design's ``weights`` format; see `compression_config`). Giving both is an input error.
+
+    ``iso``: how a design given by name is sized (module docstring, `archsim.sizing`); ignored for a
+    `Design` object or a ``context`` (already built)."""
     network = resolve_workload(workload, batch)
-    ctx = context or SimContext(resolve_design(design, overrides), tech=tech, mapper=mapper)
+    if context is not None:
+        ctx, sizing = context, sizing_of(context.design, AS_BUILT)
+    else:
+        built, sizing = sized_design(design, overrides, iso=iso)
+        ctx = SimContext(built, tech=tech, mapper=mapper)
     if traces is not None and compression is not None:
         raise ArchsimInputError("give either traces= (from `archsim compress`) or compression= (structural "
                                 "traces), not both")
     if traces is None:
         traces = compression_traces(network, ctx.design, compression)
     by_name = resolve_traces(traces, network)
+    if traces is not None and not by_name and ctx.design.weights.format != "dense":   # e.g. traces=[]
+        raise ArchsimInputError(f"traces= holds no trace; design {ctx.design.name!r} stores compressed weights, so "
+                                f"give one trace per layer or leave traces= unset for structural traces")
+    for layer in network.layers:   # fail before simulating anything (issue 13.3; archsim.decode)
+        if layer.name in by_name:
+            check_decodable(ctx.design, layer.name, by_name[layer.name].format)
     layers: Iterable[Layer] = network.layers
     if progress:
         from tqdm import tqdm
@@ -253,8 +306,8 @@ def simulate(workload: str | Network, design: str | Path | Design, *,
         layers = tqdm(network.layers, desc=f"{network.name} on {ctx.design.name}", unit="layer")
     results = tuple(ctx.layer_result(layer, by_name.get(layer.name)) for layer in layers)
     return NetworkResult(name=network.name, design=ctx.design.name, clock_hz=ctx.design.clock_hz,
-                         batch=network.batch, layers=results, area=ctx.cost.area)
+                         batch=network.batch, layers=results, area=ctx.cost.area, sizing=sizing)
 
 
 __all__ = ["SimContext", "compression_config", "compression_traces", "resolve_design", "resolve_traces",
-           "resolve_workload", "simulate", "simulate_layer"]
+           "resolve_workload", "simulate", "simulate_layer", "sized_design"]

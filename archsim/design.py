@@ -22,7 +22,9 @@ PRESET_DIR = Path(__file__).parent / "presets"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: allow_inf_nan=False on every float: a NaN passes gt/le bounds checks and silently poisons every total
+    #: (e.g. ``--set clock_hz=nan``), and infinity is never a meaningful hardware parameter here.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ArrayConfig(_Strict):

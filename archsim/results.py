@@ -40,13 +40,14 @@ on the memory part, not the accelerator, so papers quote either number. Both are
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
-from archsim.cost import CATEGORY, by_category, by_component, empty_energy
+from archsim.cost import CATEGORIES, CATEGORY, by_category, by_component, empty_energy
 from archsim.sim.engine import BufferCounts, LayerCounters
 
 #: The ops convention of every TOPS / TOPS/W number archsim reports (table headers, CSV readmes, plot titles).
@@ -249,6 +250,9 @@ class NetworkResult(_Metrics):
     layers: tuple[LayerResult, ...]
     area: pd.DataFrame
     _energy: pd.DataFrame | None = field(default=None, repr=False)
+    #: The array simulated and the iso condition it was sized under (`archsim.sizing.ArraySizing`; None for
+    #: results assembled by `combine`). Stated in `summary`, `to_dict` and `archsim run`'s header/JSON/CSV.
+    sizing: Any = None
 
     @property
     def energy(self) -> pd.DataFrame:
@@ -295,9 +299,46 @@ class NetworkResult(_Metrics):
         return pd.concat(frames).groupby(level=0).sum()
 
     def layers_frame(self) -> pd.DataFrame:
-        """One row per layer: name, cycles, stall cycles, utilisation, MACs, DRAM bytes, energy (total, core,
-        DRAM) and TOPS/W (core, system; ops per `OPS_NOTE`)."""
-        return pd.DataFrame([lr.row() for lr in self.layers]).set_index("name")
+        """One row per layer, every count the totals are made of (the CSV of `archsim run --csv`):
+
+        cycles (``busy_cycles`` + ``stall_cycles``), ``stall_<cause>_cycles`` per stall cause (one column per
+        cause seen in any layer, 0 where a layer has none), ``macs`` (executed), ``dense_macs``, ``gated_macs``,
+        ``utilisation``, ``dram_bytes`` and ``dram_read_<operand>_bytes`` / ``dram_write_<operand>_bytes``,
+        energy in pJ (``energy_pj`` = ``energy_core_pj`` + ``energy_dram_pj``; ``energy_cat_<category>_pj`` per
+        `archsim.cost.CATEGORIES` category; ``energy_comp_<component>_pj`` per component), TOPS/W (core,
+        system; ops per `OPS_NOTE`). Columns are the same for every layer, so the table sums column-wise
+        to the network totals."""
+        causes = sorted({c for lr in self.layers for c in lr.stalls})
+        reads = sorted({k for lr in self.layers for k in lr.dram_read_bytes})
+        writes = sorted({k for lr in self.layers for k in lr.dram_write_bytes})
+        cats = list(dict.fromkeys([*CATEGORIES, *(c for lr in self.layers for c in lr.energy_breakdown)]))
+        comps = sorted({c for lr in self.layers for c in lr.energy_by_component})
+        rows = []
+        for lr in self.layers:
+            stalls, rd, wr = lr.stalls, lr.dram_read_bytes, lr.dram_write_bytes
+            cat, comp = lr.energy_breakdown, lr.energy_by_component
+            row: dict[str, Any] = {"name": lr.name, "cycles": lr.cycles, "stall_cycles": lr.stall_cycles,
+                                   "busy_cycles": lr.busy_cycles}
+            row.update({f"stall_{_slug(c)}_cycles": int(stalls.get(c, 0)) for c in causes})
+            row.update({"macs": lr.macs, "dense_macs": lr.dense_macs, "gated_macs": lr.gated_macs,
+                        "utilisation": lr.utilisation, "dram_bytes": lr.counters.dram_bytes})
+            row.update({f"dram_read_{_slug(k)}_bytes": float(rd.get(k, 0.0)) for k in reads})
+            row.update({f"dram_write_{_slug(k)}_bytes": float(wr.get(k, 0.0)) for k in writes})
+            row.update({"energy_pj": lr.energy_pj, "energy_core_pj": lr.energy_core_pj,
+                        "energy_dram_pj": lr.energy_dram_pj})
+            row.update({f"energy_cat_{_slug(c)}_pj": float(cat.get(c, 0.0)) for c in cats})
+            row.update({f"energy_comp_{_slug(c)}_pj": float(comp.get(c, 0.0)) for c in comps})
+            row.update({"tops_per_w_core": lr.tops_per_w_core(), "tops_per_w_system": lr.tops_per_w_system()})
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("name")
+
+    def summary(self) -> dict[str, Any]:
+        """Headline numbers as plain data (JSON-safe), with the array and iso condition when known."""
+        out = super().summary()
+        out["energy_per_inference_pj"] = self.energy_pj / self.batch if self.batch else float("nan")
+        if self.sizing is not None:
+            out.update(self.sizing.to_dict())
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         out = {"workload": self.name, "design": self.design, "clock_hz": self.clock_hz, **self.summary()}
@@ -305,6 +346,11 @@ class NetworkResult(_Metrics):
         out["layers"] = [{**lr.row(), "stalls_by_cause": lr.stalls, "energy_breakdown_pj": lr.energy_breakdown}
                          for lr in self.layers]
         return out
+
+
+def _slug(text: str) -> str:
+    """Column-name fragment: 'muxes/decoder' -> 'muxes_decoder'."""
+    return re.sub(r"[^0-9a-z]+", "_", str(text).lower()).strip("_")
 
 
 def combine(results: Iterable[_Metrics], name: str | None = None) -> NetworkResult:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from workloads.errors import ArchsimInputError
+from workloads.files import read_text_file
 from workloads.layer import Layer
 
 
@@ -113,6 +114,7 @@ class Trace:
                 known = ", ".join(f.value for f in WeightFormat)
                 raise ArchsimInputError(f"trace of {self.layer.name!r}: format must be one of {known}, "
                                         f"got {self.format!r}") from None
+        _check_finite(self)
         if not 0.0 < self.density <= 1.0:
             raise ArchsimInputError(f"trace of {self.layer.name!r}: density must be in (0, 1], got {self.density}")
         for name in ("code_bits", "mask_bits", "codebook_bits", "value_bits", "bias_bits"):
@@ -232,6 +234,22 @@ def structural_trace(layer: Layer, fmt: WeightFormat | str, *, n: int = 1, m: in
                  codebook_bits=k * d * codebook_value_bits, bias_bits=bias_bits)
 
 
+def _check_finite(trace: Trace) -> None:
+    """Every numeric field must be a finite number: JSON's ``NaN``/``Infinity`` parse without complaint,
+    and a NaN passes every range check below (``nan < 0`` is False) and then poisons every sum."""
+    for name in ("n", "m", "d", "k", "codebook_value_bits", "density", "code_bits", "mask_bits", "codebook_bits",
+                 "value_bits", "bias_bits", "act_density", "act_dbb_n", "act_dbb_m"):
+        value = getattr(trace, name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ArchsimInputError(f"trace of {trace.layer.name!r}: {name} must be a finite number, got {value!r}")
+    for value in trace.filter_density or ():
+        if isinstance(value, (int, float)) and not math.isfinite(value):
+            raise ArchsimInputError(f"trace of {trace.layer.name!r}: filter_density must hold finite numbers, "
+                                    f"got {value!r}")
+
+
 def _check_filter_density(trace: Trace, where: str) -> None:
     """``filter_density``: one kept fraction in [0, 1] per output channel, as a tuple (traces are hashable)."""
     values = trace.filter_density
@@ -271,7 +289,7 @@ def load_traces(path: str | Path) -> list[Trace]:
         raise ArchsimInputError(f"trace file {str(path)!r} does not exist")
     try:
         if path.suffix == ".json":
-            rows = json.loads(path.read_text())["traces"]
+            rows = json.loads(read_text_file(path, "trace file"))["traces"]
         elif path.suffix == ".parquet":
             import pandas as pd
 

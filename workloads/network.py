@@ -8,6 +8,7 @@ model's size, so totals that claim to equal ``sum(p.numel() for p in model.param
 from __future__ import annotations
 
 import json
+import numbers
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterator
 
@@ -15,6 +16,14 @@ import pandas as pd
 
 from workloads.errors import ArchsimInputError
 from workloads.layer import Layer
+
+
+def check_batch(batch: object, field: str = "batch") -> int:
+    """``batch`` as an int, or one input error naming ``field``: the API accepts exactly what the CLI's
+    ``--batch`` accepts (0, negatives, floats and booleans are refused, never read as "the default")."""
+    if isinstance(batch, bool) or not isinstance(batch, numbers.Integral) or batch < 1:
+        raise ArchsimInputError(f"{field} must be a positive integer (the CLI's --batch), got {batch!r}")
+    return int(batch)
 
 
 @dataclass(frozen=True)
@@ -78,8 +87,7 @@ class Network:
         return pd.DataFrame([layer.summary() for layer in self.layers]).set_index("name")
 
     def with_batch(self, batch: int) -> "Network":
-        if batch < 1:
-            raise ArchsimInputError(f"batch must be a positive integer, got {batch}")
+        batch = check_batch(batch)
         layers = tuple(layer.with_batch(layer.batch // self.batch * batch) for layer in self.layers)
         shape = (batch, *self.input_shape[1:]) if self.input_shape else ()
         return replace(self, layers=layers, batch=batch, input_shape=shape)

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Callable
 
 from workloads.errors import ArchsimInputError
+from workloads.files import read_text_file
 from workloads.layer import Layer, LayerKind
 from workloads.network import Network
 
@@ -182,7 +183,7 @@ def _read_source(path_or_text: str | Path) -> tuple[str, str, str]:
         path = Path(path_or_text)
         if not path.is_file():
             raise ArchsimInputError(f"SCALE-Sim topology file {str(path)!r} not found (give a .csv path or the CSV text)")
-        return path.read_text(), str(path), path.stem
+        return read_text_file(path, "SCALE-Sim topology file"), str(path), path.stem
     return str(path_or_text), "<text>", "scalesim"
 
 

@@ -47,7 +47,7 @@ import math
 import string
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import torch
 from torch import nn
@@ -111,6 +111,8 @@ class _Tracer(TorchFunctionMode):
         self.records: list[_Record] = []
         self.skipped: dict[str, int] = {}
         self.skipped_where: dict[str, list[str]] = {}
+        #: (op, module path, input shape) of convolutions that ran on an input without a batch dimension
+        self.unbatched: list[tuple[str, str, tuple[int, ...]]] = []
 
     # TorchFunctionMode disables itself while its handler runs, so ops inside F.linear etc. are
     # not seen twice.
@@ -162,6 +164,9 @@ class _Tracer(TorchFunctionMode):
         dims = _CONV_OPS[op]
         batched = input.dim() == dims + 2
         batch = int(input.shape[0]) if batched else 1
+        if not batched:
+            frame = self.stack[-1] if self.stack else None
+            self.unbatched.append((op, frame.path if frame else "", tuple(int(d) for d in input.shape)))
         channels = int(input.shape[1] if batched else input.shape[0])
         spatial = tuple(int(s) for s in input.shape[-dims:])
         kernel = tuple(int(k) for k in weight.shape[2:])
@@ -413,6 +418,32 @@ def _einsum_gemm(equation: str, operands: list[Any]) -> tuple[int, int, int, int
     return batch, m, n, k
 
 
+def _check_module(module: Any) -> None:
+    """``module`` must be an ``nn.Module`` instance; the usual mistakes (a ``state_dict``, the model class, the
+    arguments swapped) each get a message that says what to pass instead."""
+    if isinstance(module, nn.Module):
+        return
+    if isinstance(module, Mapping) and any(isinstance(v, torch.Tensor) for v in module.values()):
+        raise ArchsimInputError("from_torch: module is a state_dict (a mapping of tensors), not a model; build the "
+                                "model and load it first: model.load_state_dict(state_dict); "
+                                "from_torch(model, example_input)")
+    if isinstance(module, type) and issubclass(module, nn.Module):
+        raise ArchsimInputError(f"from_torch: module is the class {module.__name__}, not a model; pass an instance, "
+                                f"e.g. from_torch({module.__name__}(), example_input)")
+    if isinstance(module, torch.Tensor):
+        raise ArchsimInputError("from_torch: module is a tensor; the arguments are (module, example_input), "
+                                "in that order")
+    raise ArchsimInputError(f"from_torch: module must be a torch.nn.Module, got {type(module).__name__}")
+
+
+def _unbatched_error(net_name: str, where: tuple[str, str, tuple[int, ...]]) -> ArchsimInputError:
+    op, path, shape = where
+    return ArchsimInputError(
+        f"from_torch({net_name}): example_input is unbatched: {op} in {path or 'the root module'!r} got an input "
+        f"of shape {shape} with no batch dimension; add it (example_input.unsqueeze(0)): the batch is read from "
+        f"dim 0")
+
+
 def _split_input(example_input: Any) -> tuple[tuple, dict, torch.Tensor]:
     if isinstance(example_input, torch.Tensor):
         args, kwargs = (example_input,), {}
@@ -463,8 +494,7 @@ def from_torch(module: nn.Module, example_input: torch.Tensor | tuple | dict, na
     The module's train/eval flags are restored afterwards. Meta-device modules and inputs work
     (shapes only, no arithmetic), which makes tracing large models nearly free.
     """
-    if not isinstance(module, nn.Module):
-        raise ArchsimInputError(f"from_torch needs a torch.nn.Module, got {type(module).__name__}")
+    _check_module(module)
     args, kwargs, first = _split_input(example_input)
     net_name = name or type(module).__name__
     batch = int(first.shape[0]) if first.dim() >= 2 else 1
@@ -498,6 +528,8 @@ def from_torch(module: nn.Module, example_input: torch.Tensor | tuple | dict, na
             except (AssertionError, ArchsimInputError):
                 raise
             except Exception as err:  # the user's model failed on the given input
+                if tracer.unbatched:   # most often because the input lacks its batch dimension
+                    raise _unbatched_error(net_name, tracer.unbatched[0]) from None
                 shapes = [tuple(v.shape) for v in (*args, *kwargs.values()) if isinstance(v, torch.Tensor)]
                 raise ArchsimInputError(f"from_torch: running {net_name} on example_input {shapes} failed: "
                                         f"{type(err).__name__}: {err}") from err
@@ -513,6 +545,8 @@ def from_torch(module: nn.Module, example_input: torch.Tensor | tuple | dict, na
                             for op, n in tracer.skipped.items())
         warnings.warn(f"from_torch({net_name}): ops with no layer model were not counted in MACs: {listing}",
                       UnmodelledOpWarning, stacklevel=2)
+    if tracer.unbatched:
+        raise _unbatched_error(net_name, tracer.unbatched[0])
     if not tracer.records:
         raise ArchsimInputError(
             f"from_torch({net_name}): no Conv1d/Conv2d/Linear/matmul ran in forward; nothing to simulate. "

@@ -159,13 +159,24 @@ def parse_input_size(value: int | str | Sequence[int] | None, default: tuple[int
     return dims  # type: ignore[return-value]
 
 
-def build_model(name: str) -> tuple[nn.Module, torch.Tensor]:
+#: Seed of the untrained weights and the example input when the caller gives none: a zoo model is
+#: the same model on every call, so `archsim compress` is reproducible (issue 13.13).
+DEFAULT_MODEL_SEED = 0
+
+
+def build_model(name: str, seed: int = DEFAULT_MODEL_SEED) -> tuple[nn.Module, torch.Tensor]:
     """The untrained model that `get_network` traces, and a random example input of its default size.
 
-    For ``ssdlite320`` this is the backbone + head module (see the module docstring).
+    The weight init and the example input are drawn from torch's RNG seeded with ``seed`` inside
+    `torch.random.fork_rng`, so the same seed gives the same tensors and the caller's global RNG
+    state is untouched. For ``ssdlite320`` this is the backbone + head module (see the module docstring).
     """
     entry = _entry(name)
-    return entry.build(), torch.randn(1, 3, *entry.input_size)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        model = entry.build()
+        example = torch.randn(1, 3, *entry.input_size)
+    return model, example
 
 
 @functools.lru_cache(maxsize=64)

@@ -87,6 +87,10 @@ def run(args: argparse.Namespace) -> int:
         raise ArchsimInputError(f"--iso must be one of {', '.join(ISO_MODES)}, got {args.iso!r}")
     if args.batch < 1:
         raise ArchsimInputError(f"--batch must be a positive integer, got {args.batch}")
+    if not args.no_write:   # before simulating: an unwritable --out fails now (archsim.validation)
+        from archsim.validation import ensure_writable_dir
+
+        ensure_writable_dir(args.out, "--out")
     params = CompressionParams(n=args.n, m=args.m, d=args.d, k=args.k)
     designs = _designs(args)
     t0 = time.perf_counter()

@@ -2,6 +2,11 @@
 
     archsim pqa --workload resnet20 --np 16 --mem hbm            # the paper's NOV x NSV grid, best point
     archsim pqa --workload resnet20 --np 16 --nov 32 --nsv 16     # one point
+    archsim pqa --config my_pqa.yaml                              # own PQA config (limits, widths, ...)
+
+``--config FILE`` is a PQA config in the format of ``archsim/pqa/presets/pqa.yaml`` (validated by
+`archsim.pqa.config.PqaConfig`: an unknown or out-of-range field is one error naming it); flags given on
+the command line (``--nov``, ``--nsv``, ``--mem``, ...) override its values.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lut-bits", type=int, default=16)
     p.add_argument("--distance", choices=["l2", "l1"], default="l2")
     p.add_argument("--pad", action="store_true", help="zero-pad when Ls does not divide C*kh*kw (default: error)")
+    p.add_argument("--config", default="pqa", metavar="FILE",
+                   help="PQA config YAML (format: archsim/pqa/presets/pqa.yaml; e.g. to raise limits.k_max) "
+                        "or a preset name (default pqa)")
     p.add_argument("--layers", action="store_true", help="also print the per-layer table with reasons")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_run)
@@ -34,11 +42,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from archsim.cli.workloads_cmd import load_workload
     from archsim.pqa.compare import best_pqa, compare
+    from archsim.pqa.config import load_pqa
 
     if (args.nov is None) != (args.nsv is None):
         raise ArchsimInputError("give both --nov and --nsv (one design point) or neither (the paper's grid)")
+    for flag, value in (("--batch", args.batch), ("--ls", args.ls), ("--np", args.np_), ("--nov", args.nov),
+                        ("--nsv", args.nsv), ("--proto-bits", args.proto_bits), ("--lut-bits", args.lut_bits)):
+        if value is not None and value < 1:
+            raise ArchsimInputError(f"{flag} must be a positive integer, got {value}")
+    config = getattr(args, "config", "pqa")
+    load_pqa(config, memory=args.mem)   # validate --config before the workload is traced
     net = load_workload(args.workload, batch=args.batch)
-    kw = dict(proto_bits=args.proto_bits, lut_bits=args.lut_bits, distance=args.distance, pad=args.pad)
+    kw = dict(proto_bits=args.proto_bits, lut_bits=args.lut_bits, distance=args.distance, pad=args.pad,
+              pqa_preset=config)
     if args.nov is not None:
         c = compare(net, args.ls, args.np_, args.mem, nov=args.nov, nsv=args.nsv, **kw)
     else:

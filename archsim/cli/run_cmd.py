@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -20,8 +21,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "(DRAM included; the JSON's tops_per_w is this system value).")
     p.add_argument("--workload", "-w", required=True, help="network name (`archsim workloads list`) or topology .csv")
     p.add_argument("--design", "-d", required=True, help="preset name (ws, ews, ...) or a design .yaml path")
-    p.add_argument("--rows", type=int, help="override array.rows")
-    p.add_argument("--cols", type=int, help="override array.cols")
+    p.add_argument("--rows", type=int, help="array rows, read under --iso (default: the design's own)")
+    p.add_argument("--cols", type=int, help="array columns (default: the design's own)")
+    p.add_argument("--iso", default="throughput", choices=["throughput", "pes", "area"],
+                   help="how a named design's array size is read, as in `archsim compare` (archsim.sizing): "
+                        "throughput (default) = rows x cols dense-equivalent (an N:M sparse array gets rows*N/M "
+                        "physical PE rows); pes = rows x cols physical PEs (the preset YAML's convention); area "
+                        "needs a baseline and is compare-only")
     p.add_argument("--dram", metavar="KIND", help="override dram.kind (LPDDR4, DDR4, HBM2, GDDR5, DDR3)")
     p.add_argument("--bandwidth-gbps", type=float, help="override dram.bandwidth_gbps")
     p.add_argument("--unlimited-bandwidth", action="store_true",
@@ -47,11 +53,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "functional mode", "--functional pushes seeded random int8 numbers through each layer's mapped schedule "
         "(weights compressed in the design's format: codebook decode, LZC masks, sparse muxes) and checks the outputs "
         "against torch's convolution on the reconstructed weights, and the counters against the timing model's "
-        "events. Exit status 0 when every layer matches, 1 otherwise (archsim.functional.check).")
+        "events. Every conv/linear layer is checked; one over --max-macs on seeded sampled output positions (--full: "
+        "all outputs). Exit status 0 when every layer was checked and matches, 1 when one does not match, 3 "
+        "(PARTIAL, last line) when all checked layers match but some were not checked (archsim.functional.check).")
     f.add_argument("--functional", action="store_true", help="run the functional (numeric) check instead of timing")
     f.add_argument("--layers", action="append", metavar="NAME[,NAME...]",
-                   help="layers to check (default: every conv/linear layer within --max-macs; repeatable)")
-    f.add_argument("--max-macs", metavar="N", help="largest layer (dense MACs) to check (default 5e6)")
+                   help="layers to check (default: every conv/linear layer; repeatable)")
+    f.add_argument("--max-macs", metavar="N", help="per-layer budget in dense MACs: a larger layer is checked on "
+                                                   "sampled output positions (default 5e6)")
+    f.add_argument("--full", action="store_true", default=None, help="check every output of every layer (no sampling)")
     f.add_argument("--seed", type=int, help="seed of the random weights and activations (default 0)")
     p.add_argument("--progress", action="store_true", help="progress bar over layers (stderr)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
@@ -95,27 +105,38 @@ def compression_from_args(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from archsim.api import resolve_design, simulate
+    from archsim.api import simulate, sized_design
     from archsim.cli.workloads_cmd import load_workload
 
     if args.batch < 1:
         raise ArchsimInputError(f"--batch must be a positive integer, got {args.batch}")
-    design = resolve_design(args.design, overrides_from_args(args))  # validate the design before the workload
-    network = load_workload(args.workload, args.batch)
+    if args.csv:   # before any simulation: an unwritable path fails in a second, not after the run
+        from archsim.validation import ensure_writable_file
+
+        ensure_writable_file(args.csv, "--csv")
     compression = compression_from_args(args)
+    iso = getattr(args, "iso", "throughput")
+    # the one sizing rule (archsim.sizing, shared with compare); validates the design before the workload
+    design, sizing = sized_design(args.design, overrides_from_args(args), iso=iso)
+    network = load_workload(args.workload, args.batch)
     if getattr(args, "functional", False):
         return run_functional_check(args, network, design, compression)
-    given = [flag for flag in ("layers", "max_macs", "seed") if getattr(args, flag, None) is not None]
+    given = [flag for flag in ("layers", "max_macs", "seed", "full") if getattr(args, flag, None) is not None]
     if given:
         raise ArchsimInputError(f"--{given[0].replace('_', '-')} applies only with --functional")
     if compression and args.traces:
         raise ArchsimInputError("--traces and the structural-compression flags (--n/--m/--d/--k/--method/"
                                 "--mask-encoding/--exclude) exclude each other; the traces already fix the compression")
     result = simulate(network, design, traces=args.traces, compression=compression, progress=args.progress)
+    result = dataclasses.replace(result, sizing=sizing)     # sized by name above, simulated as built
     table = result.layers_frame()
     if args.csv:
         try:
-            table.to_csv(args.csv)
+            csv = table.copy()
+            for key, value in sizing.to_dict().items():    # every row states the array and the iso condition
+                if key in ("physical_array", "dense_equivalent_array", "iso"):
+                    csv[key] = value
+            csv.to_csv(args.csv)
         except OSError as err:
             raise ArchsimInputError(f"--csv {args.csv!r}: cannot write ({err.strerror})") from None
     if args.json:
@@ -126,14 +147,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_functional_check(args: argparse.Namespace, network: Any, design: Any, compression: Any) -> int:
-    """``--functional``: `archsim.functional.check.check_workload`, printed; exit 0 iff every layer checks."""
-    from archsim.functional.check import check_workload, format_report, parse_layer_names, parse_max_macs
+    """``--functional``: `archsim.functional.check.check_workload`, printed; exit 0 when every layer was checked
+    and agrees, 1 when one does not, `EXIT_PARTIAL` (3) when all checked agree but some were not checked."""
+    from archsim.functional.check import (EXIT_PARTIAL, check_workload, format_report, parse_layer_names,
+                                          parse_max_macs)
 
     if args.traces:
         raise ArchsimInputError("--traces does not apply with --functional: functional mode draws and compresses its "
                                 "own weights in the design's format (use --n/--m/--d/--k/--method to change it)")
     check = check_workload(network, design, layers=parse_layer_names(args.layers),
                            max_macs=parse_max_macs(args.max_macs), seed=0 if args.seed is None else args.seed,
+                           full=bool(getattr(args, "full", False)),
                            compression=compression, progress=args.progress)
     if args.csv:
         try:
@@ -144,7 +168,7 @@ def run_functional_check(args: argparse.Namespace, network: Any, design: Any, co
         print(json.dumps(_jsonable(check.to_dict()), indent=1))
     else:
         print(format_report(check))
-    return 0 if check.ok else 1
+    return 1 if not check.ok else EXIT_PARTIAL if check.partial else 0
 
 
 def _jsonable(x: Any) -> Any:
@@ -168,8 +192,10 @@ def _print_text(result: Any, table: Any) -> None:
     view["dram_share"] = (table["energy_dram_pj"] / table["energy_pj"]).where(table["energy_pj"] > 0, 0.0)
     view["TOPS/W_core"] = table["tops_per_w_core"]
     view["TOPS/W_system"] = table["tops_per_w_system"]
-    out.write(f"{result.name} on {result.design}: {len(result.layers)} layers, batch {result.batch}; "
-              f"TOPS/W: {OPS_NOTE}, core = no DRAM, system = with DRAM\n")
+    out.write(f"{result.name} on {result.design}: {len(result.layers)} layers, batch {result.batch} (energies per "
+              f"batch); TOPS/W: {OPS_NOTE}, core = no DRAM, system = with DRAM\n")
+    if result.sizing is not None:
+        out.write(f"{result.sizing.statement()}\n")
     out.write(view.to_string(formatters={"cycles": "{:,}".format, "stall_cycles": "{:,}".format,
                                          "utilisation": "{:.1%}".format, "energy_uJ": "{:,.2f}".format,
                                          "dram_share": "{:.1%}".format, "TOPS/W_core": "{:.3f}".format,
@@ -181,13 +207,14 @@ def _print_text(result: Any, table: Any) -> None:
         ("latency", f"{result.latency_s * 1e3:.4f} ms at {result.clock_hz / 1e6:g} MHz"),
         ("utilisation", f"{result.utilisation:.1%}"),
         ("stalls by cause", ", ".join(f"{k} {v:,}" for k, v in result.stalls.items()) or "none"),
-        ("energy", f"{total / 1e6:,.2f} uJ (core {result.energy_core_pj / 1e6:,.2f} uJ + DRAM "
-                   f"{result.energy_dram_pj / 1e6:,.2f} uJ)"),
+        ("energy", f"{total / 1e6:,.2f} uJ per batch of {result.batch} (core {result.energy_core_pj / 1e6:,.2f} uJ "
+                   f"+ DRAM {result.energy_dram_pj / 1e6:,.2f} uJ)"),
     ]
     for cat, pj in result.energy_breakdown.items():
         if pj:
             lines.append((f"  {cat}", f"{pj / 1e6:,.2f} uJ ({pj / total:.1%})"))
     lines += [
+        ("energy/inference", f"{total / 1e6 / max(1, result.batch):,.2f} uJ (batch energy / {result.batch})"),
         ("area", f"{result.area_um2 / 1e6:.3f} mm2"),
         ("TOPS/W core", f"{result.tops_per_w_core():.3f} (no DRAM; {OPS_NOTE}; effective ops: "
                         f"{result.tops_per_w_core(effective=True):.3f})"),

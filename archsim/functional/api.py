@@ -39,6 +39,10 @@ class FunctionalResult:
     counts: FunctionalCounts
     folds: tuple[FoldRecord, ...]
     psum_overflow: bool
+    #: the output positions (rows of the im2col matrix, ``batch·out_h·out_w`` or ``batch·rows``) that were
+    #: computed, sorted; None = all of them. With positions, ``outputs`` is ``[len(positions), out_channels]``
+    #: and the per-pixel counters (MACs, mux selects, input reads, psum traffic) count those positions only.
+    positions: np.ndarray | None = None
 
     @property
     def macs(self) -> int:
@@ -77,8 +81,14 @@ def _weight_values(weights: Weights) -> np.ndarray:
     return weights.codebook
 
 
-def run_functional(layer: Layer, weights: Weights, activations: object, design: Design | str | Path) -> FunctionalResult:
-    """Push ``activations`` through ``layer`` with ``weights`` on ``design``'s array, fold by fold."""
+def run_functional(layer: Layer, weights: Weights, activations: object, design: Design | str | Path,
+                   positions: np.ndarray | None = None) -> FunctionalResult:
+    """Push ``activations`` through ``layer`` with ``weights`` on ``design``'s array, fold by fold.
+
+    ``positions`` (sorted output-position indices, see `FunctionalResult.positions`) streams only those
+    pixels through every fold: each output position is an independent row of the im2col product, so a
+    sample checks its outputs exactly and costs ``len(positions) / all`` of the full run (functional
+    check's per-layer budget, `archsim.functional.check`). Weight-side work (decode, folds) is unchanged."""
     if not isinstance(layer, Layer):
         raise ArchsimInputError(f"layer must be a workloads Layer, got {type(layer).__name__}")
     design = _design(design)
@@ -97,11 +107,23 @@ def run_functional(layer: Layer, weights: Weights, activations: object, design: 
         order = "pytorch"                    # the WS/EWS mappers' reduction order
         folds = dense_row_folds(layer, design)
     loader = WeightLoader(layer, weights, shape, order)
-    cols = im2col(layer, x)[:, :, k_permutation(layer, order)]
+    cols = im2col(layer, x)
+    if positions is not None:
+        positions = np.asarray(positions, dtype=np.int64)
+        if positions.ndim != 1 or not positions.size or positions.min() < 0 or positions.max() >= cols.shape[1] \
+                or np.any(np.diff(positions) <= 0):
+            raise ArchsimInputError(f"layer {layer.name!r}: positions must be sorted, distinct output positions in "
+                                    f"[0, {cols.shape[1]})")
+        cols = cols[:, positions]
+    cols = cols[:, :, k_permutation(layer, order)]
     acc, counts, records, overflow = execute(cols, loader, folds, design.array.cols, sparse, prec.psum_bits)
-    out = assemble_output(layer, acc)
+    if positions is not None:    # [repeats, P, N] -> [P, out_channels] (channel = g·N + j, as assemble_output)
+        out = acc.transpose(1, 0, 2).reshape(acc.shape[1], -1)
+    else:
+        out = assemble_output(layer, acc)
     if prec.psum_bits <= 32:
         out = out.astype(np.int32)
     return FunctionalResult(layer=layer, design_name=design.name, weight_format=weights.format,
                             sparse_array=sparse is not None,
-                            k_order=order, outputs=out, counts=counts, folds=tuple(records), psum_overflow=overflow)
+                            k_order=order, outputs=out, counts=counts, folds=tuple(records), psum_overflow=overflow,
+                            positions=positions)

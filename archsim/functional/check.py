@@ -22,6 +22,22 @@ conv / linear layer it
    sparse array, mask decodes only when the weights' M is the array's. Otherwise the count is
    reported as not compared, with the reason.
 
+Every conv / linear layer is checked by default (matmuls have no stored weight and are skipped, by
+name). A layer whose dense MACs exceed the per-layer budget (``max_macs``, ``--max-macs``, default
+`DEFAULT_MAX_MACS`) is checked on a seeded *sample of its output positions* (`sample_positions`:
+always the first and the last position — the padded corners — plus random others, as many as the
+budget pays for, at least one), every output channel of each: those outputs must equal torch
+exactly. Every output position is an independent row of the layer's im2col product, so the per-pixel
+counters (MACs, gated MACs, mux selects, input reads, psum traffic) of the sample are exactly
+``positions sampled x`` a per-position amount, and are extrapolated to all positions
+(`extrapolate_counts`, exact integer arithmetic: the division is checked) before they are compared
+with the timing model; weight-side counters (decodes, lookups, folds) do not depend on the pixels
+and are measured in full. No count becomes incomparable through sampling. ``full=True``
+(``--full``) checks every output of every layer. SparTen's join counters depend on the data of
+every chunk, so on a SparTen design a layer over the budget is skipped (by name), not sampled, unless
+``full``. A run that skipped any layer is *partial*: its report ends in ``PARTIAL:`` and the CLI exits
+with `EXIT_PARTIAL`.
+
 A layer the sparse array cannot run sparsely — one the policy keeps dense (first conv, depthwise), or
 VQ weights (``--method vq``) — runs in the timing model on an N:M sparse design as the *dense
 fallback* (one reduction row per PE row, muxes fixed); functional mode runs it
@@ -46,8 +62,12 @@ from workloads.errors import ArchsimInputError
 from workloads.layer import Layer, LayerKind
 from workloads.network import Network
 
-#: Default safety limit on the dense MACs of a layer checked by default (keeps resnet20 well under a minute).
+#: Default per-layer budget in dense MACs: a layer above it is checked on a sample of its output positions
+#: (keeps ``archsim run -w resnet18 -d mvq --functional`` at a few minutes on 2 cores) [A].
 DEFAULT_MAX_MACS = 5_000_000
+#: Exit status of ``archsim run --functional`` when every checked layer passed but some layers were not
+#: checked (PARTIAL); 1 is a failed check, 2 bad input.
+EXIT_PARTIAL = 3
 #: Spread of the random float weights before compression (the int8 quantiser rescales, so any spread works).
 WEIGHT_STD = 0.1
 
@@ -87,6 +107,8 @@ class LayerCheck:
     match: bool
     psum_overflow: bool
     counts: tuple[CountCheck, ...]
+    #: (output positions checked, output positions of the layer); None = every output checked
+    sampled: tuple[int, int] | None = None
 
     @property
     def ratio(self) -> float:
@@ -105,6 +127,8 @@ class LayerCheck:
                 "folds": self.folds, "macs_executed": self.macs_executed, "macs_issued": self.macs_issued,
                 "dense_macs": self.dense_macs, "ratio": self.ratio, "max_abs_diff": self.max_abs_diff,
                 "match": self.match, "psum_overflow": self.psum_overflow, "counts_agree": self.counts_agree,
+                "positions_checked": None if self.sampled is None else self.sampled[0],
+                "positions_total": None if self.sampled is None else self.sampled[1],
                 "counts": [c.to_dict() for c in self.counts]}
 
 
@@ -118,10 +142,21 @@ class FunctionalCheck:
     max_macs: int
     layers: tuple[LayerCheck, ...]
     skipped: Mapping[str, tuple[str, ...]] = field(default_factory=dict)   # reason -> layer names
+    full: bool = False              # every output of every layer (no sampling)
 
     @property
     def ok(self) -> bool:
+        """Every checked layer matches torch and the timing model (see `partial` for unchecked ones)."""
         return bool(self.layers) and all(layer.ok for layer in self.layers)
+
+    @property
+    def partial(self) -> bool:
+        """Some layers of the workload were not checked at all (named in ``skipped``)."""
+        return any(self.skipped.values())
+
+    @property
+    def sampled_layers(self) -> list[str]:
+        return [x.layer for x in self.layers if x.sampled is not None]
 
     @property
     def mismatches(self) -> list[str]:
@@ -130,7 +165,7 @@ class FunctionalCheck:
     @property
     def count_mismatches(self) -> list[str]:
         return [f"{layer.layer}: {c.name} functional {c.functional} vs timing {c.timing:g}"
-                for layer in self.layers for c in layer.counts if not c.agree]
+                + (f" ({c.reason})" if c.reason else "") for layer in self.layers for c in layer.counts if not c.agree]
 
     def frame(self) -> Any:
         """The per-layer table as a pandas DataFrame (index: layer)."""
@@ -138,13 +173,15 @@ class FunctionalCheck:
 
         rows = [{"layer": x.layer, "shape": x.shape, "format": x.weight_format, "array": x.array, "folds": x.folds,
                  "macs_executed": x.macs_executed, "dense_macs": x.dense_macs, "ratio": x.ratio,
-                 "max_abs_diff": x.max_abs_diff, "match": x.match, "counts_agree": x.counts_agree}
+                 "max_abs_diff": x.max_abs_diff, "match": x.match, "counts_agree": x.counts_agree,
+                 "outputs": "all" if x.sampled is None else f"{x.sampled[0]}/{x.sampled[1]} pos"}
                 for x in self.layers]
         return pd.DataFrame(rows).set_index("layer")
 
     def to_dict(self) -> dict[str, Any]:
         return {"workload": self.workload, "design": self.design, "seed": self.seed, "max_macs": self.max_macs,
-                "ok": self.ok, "layers": [x.to_dict() for x in self.layers],
+                "full": self.full, "ok": self.ok, "partial": self.partial, "sampled_layers": self.sampled_layers,
+                "layers": [x.to_dict() for x in self.layers],
                 "skipped": {k: list(v) for k, v in self.skipped.items()}, "mismatches": self.mismatches,
                 "count_mismatches": self.count_mismatches}
 
@@ -159,7 +196,8 @@ def parse_max_macs(value: object) -> int:
     except (TypeError, ValueError):
         number = float("nan")
     if not math.isfinite(number) or number <= 0 or number != int(number):
-        raise ArchsimInputError(f"--max-macs must be a positive whole number of dense MACs per layer (e.g. 5e6), "
+        raise ArchsimInputError(f"--max-macs must be a positive whole number of dense MACs per layer (the budget "
+                                f"above which a layer is checked on sampled output positions, e.g. 5e6), "
                                 f"got {value!r}")
     return int(number)
 
@@ -175,11 +213,14 @@ def parse_layer_names(values: Sequence[str] | None) -> list[str] | None:
     return names
 
 
-def select_layers(network: Network, names: Sequence[str] | None, max_macs: int) -> tuple[list[Layer], dict]:
+def select_layers(network: Network, names: Sequence[str] | None, max_macs: int,
+                  sampling: bool = True) -> tuple[list[Layer], dict]:
     """The layers to check and ``{reason: names}`` of the skipped ones.
 
-    Without ``names``: every conv/linear layer with at most ``max_macs`` dense MACs. With ``names``:
-    exactly those layers, each of which must exist, be conv/linear and respect ``max_macs``."""
+    Without ``names``: every conv/linear layer (``sampling``: large ones are checked on sampled
+    positions), or, when the design cannot sample (``sampling=False``, SparTen), every conv/linear
+    layer with at most ``max_macs`` dense MACs. With ``names``: exactly those layers, each of which
+    must exist, be conv/linear and (without sampling) respect ``max_macs``."""
     if not isinstance(max_macs, (int, np.integer)) or isinstance(max_macs, bool) or max_macs <= 0:
         raise ArchsimInputError(f"--max-macs must be a positive number of dense MACs per layer, got {max_macs!r}")
     by_name = {layer.name: layer for layer in network}
@@ -196,16 +237,18 @@ def select_layers(network: Network, names: Sequence[str] | None, max_macs: int) 
                 raise ArchsimInputError(f"--layers: layer {layer.name!r} is a matmul; functional mode runs conv and "
                                         f"linear layers only (a matmul's right operand is an activation, not a "
                                         f"stored weight) — drop it from --layers")
-            if layer.macs > max_macs:
+            if layer.macs > max_macs and not sampling:
                 raise ArchsimInputError(f"--layers: layer {layer.name!r} has {layer.macs:,} dense MACs, above "
-                                        f"--max-macs {max_macs:,}; raise --max-macs to check it")
+                                        f"--max-macs {max_macs:,}; raise --max-macs or give --full to check it")
         return picked, {}
-    picked, skipped = [], {"matmul": [], f"over --max-macs {max_macs:,}": []}
+    picked: list[Layer] = []
+    skipped: dict[str, list[str]] = {"matmul": []}
     for layer in network:
         if layer.kind is LayerKind.MATMUL:
             skipped["matmul"].append(layer.name)
-        elif layer.macs > max_macs:
-            skipped[f"over --max-macs {max_macs:,}"].append(layer.name)
+        elif layer.macs > max_macs and not sampling:
+            skipped.setdefault(f"over --max-macs {max_macs:,} (this design's check cannot sample positions; "
+                               f"--full checks them)", []).append(layer.name)
         else:
             picked.append(layer)
     if not picked and len(skipped["matmul"]) == len(network.layers):
@@ -213,8 +256,64 @@ def select_layers(network: Network, names: Sequence[str] | None, max_macs: int) 
                                 f"linear layers (a matmul's right operand is an activation, not a stored weight)")
     if not picked:
         raise ArchsimInputError(f"no conv/linear layer of {network.name!r} has at most --max-macs {max_macs:,} dense "
-                                f"MACs; raise --max-macs or pick layers with --layers")
+                                f"MACs; raise --max-macs, give --full or pick layers with --layers")
     return picked, {k: tuple(v) for k, v in skipped.items() if v}
+
+
+# ---- sampling --------------------------------------------------------------------------------------
+def output_positions(layer: Layer) -> int:
+    """Output positions of a layer: rows of its im2col product (``batch·out_h·out_w``, ``batch·rows``)."""
+    return math.prod(layer.output_shape) // layer.out_channels
+
+
+def sample_positions(layer: Layer, budget: int | None, seed: int) -> np.ndarray | None:
+    """Sorted output positions to check within ``budget`` dense MACs (None: all — the layer fits, or no budget).
+
+    Always the first and the last position (the padded corners), then seeded random others, as many as
+    the budget pays for at the layer's dense MACs per position; at least one position."""
+    if budget is None or layer.macs <= budget:
+        return None
+    total = output_positions(layer)
+    per_position = layer.macs // total
+    count = max(1, min(total, budget // max(per_position, 1)))
+    if count >= total:
+        return None
+    ends = [0, total - 1][:count]
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5A4D]))
+    middle = rng.choice(np.arange(1, total - 1), size=count - len(ends), replace=False) if count > 2 else []
+    return np.unique(np.concatenate([np.asarray(ends, dtype=np.int64), np.asarray(middle, dtype=np.int64)]))
+
+
+#: Counters that count one event per streamed output position (`archsim.functional.engine`).
+PER_POSITION_COUNTS = ("macs", "kept_macs", "zero_weight_macs", "mux_selects", "input_reads", "psum_writes",
+                       "psum_reads")
+
+
+def extrapolate_counts(result: Any, layer: Layer) -> tuple[Any, list[str]]:
+    """A sampled `FunctionalResult` with its per-position counters for all of the layer's positions, and the
+    names of counters that were not a whole multiple of the sampled positions (a counting bug; reported as
+    a failed count check, never silently rounded).
+
+    Each is ``positions x`` an amount per position (every fold adds ``pixels x`` a weight-side number),
+    so the division is exact — checked, not assumed."""
+    import dataclasses
+
+    sampled = int(result.positions.size)
+    total = output_positions(layer)
+    changes, broken = {}, []
+    for name in PER_POSITION_COUNTS:
+        value = getattr(result.counts, name)
+        if value % sampled:
+            broken.append(f"{name} = {value}")
+        changes[name] = value * total // sampled
+    return dataclasses.replace(result, counts=dataclasses.replace(result.counts, **changes)), broken
+
+
+def output_rows(layer: Layer, outputs: np.ndarray) -> np.ndarray:
+    """``layer.output_shape`` outputs as ``[positions, out_channels]`` (the im2col row order)."""
+    if layer.kind is LayerKind.LINEAR:
+        return outputs.reshape(-1, layer.out_channels)
+    return outputs.transpose(0, 2, 3, 1).reshape(-1, layer.out_channels)
 
 
 # ---- weights, activations, reference ---------------------------------------------------------------
@@ -338,8 +437,9 @@ def _shape(layer: Layer) -> str:
 
 
 def check_layer(layer: Layer, index: int, design: Design, plan: Any, config: Any, trace: Any, seed: int,
-                context: Any) -> LayerCheck:
-    """Compress, run, compare one layer (see the module docstring)."""
+                context: Any, budget: int | None = None) -> LayerCheck:
+    """Compress, run, compare one layer (see the module docstring); ``budget``: dense MACs above which
+    sampled output positions are checked (None: all outputs)."""
     from archsim.functional import run_functional
 
     layer_seed = _layer_seed(seed, index)
@@ -358,9 +458,15 @@ def check_layer(layer: Layer, index: int, design: Design, plan: Any, config: Any
 
     stage = ActivationStage.of(layer, design, trace)     # activation DBB / zero gating (None: dense stream)
     x_ref = stage.reference(x) if stage else x
-    res = run_functional(layer, weights, stage.prune(x) if stage else x, run_design)
+    positions = sample_positions(layer, budget, layer_seed + 2)
+    res = run_functional(layer, weights, stage.prune(x) if stage else x, run_design, positions=positions)
+    broken: list[str] = []
+    if positions is not None:
+        res, broken = extrapolate_counts(res, layer)
     res = stage.scale(res) if stage else res
     ref = reference_output(layer, x_ref, w_int)
+    if positions is not None:
+        ref = output_rows(layer, ref)[positions]
     diff = np.abs(res.outputs.astype(np.int64) - ref)
     max_diff = int(diff.max()) if diff.size else 0
 
@@ -368,22 +474,30 @@ def check_layer(layer: Layer, index: int, design: Design, plan: Any, config: Any
     notes = context.mapper(layer, design, trace=trace).notes
     counts = compare_counts(layer, res, timing.counters.events, trace, weights, design,
                             single_load=" NKM" in f" {notes}", dense_fallback=dense_fallback)
+    if broken:
+        counts = (*counts, CountCheck("per-position counters", 1, 0.0, True,
+                                      f"not whole multiples of the {positions.size} sampled positions: "
+                                      f"{', '.join(broken)}"))
     if stage:
-        counts = stage.adjust(counts, res, res.outputs, timing.counters.events)
+        # the write-back DBB-izer count depends on the output shape only, not on the values
+        outputs = res.outputs if positions is None else np.zeros(layer.output_shape, dtype=np.int32)
+        counts = stage.adjust(counts, res, outputs, timing.counters.events)
     array = (f"sparse {design.array.sparse_n}:{design.array.sparse_m}" if res.sparse_array
              else "dense fallback" if dense_fallback else "dense")
     return LayerCheck(layer=layer.name, shape=_shape(layer), weight_format=weights.format, array=array,
                       folds=res.counts.row_folds, macs_executed=res.counts.kept_macs, macs_issued=res.counts.macs,
                       dense_macs=layer.macs, max_abs_diff=max_diff, match=max_diff == 0 and ref.shape ==
-                      res.outputs.shape, psum_overflow=res.psum_overflow, counts=counts)
+                      res.outputs.shape, psum_overflow=res.psum_overflow, counts=counts,
+                      sampled=None if positions is None else (int(positions.size), output_positions(layer)))
 
 
 def check_workload(workload: str | Network, design: str | Path | Design, *, layers: Sequence[str] | None = None,
                    max_macs: int = DEFAULT_MAX_MACS, seed: int = 0, compression: Any = None,
                    overrides: Mapping[str, Any] | None = None, batch: int | None = None,
-                   progress: bool = False) -> FunctionalCheck:
+                   progress: bool = False, full: bool = False) -> FunctionalCheck:
     """Run the selected layers of ``workload`` in functional mode on ``design`` and check them
-    against torch and against the timing model (see the module docstring)."""
+    against torch and against the timing model (see the module docstring). ``max_macs`` is the
+    per-layer budget above which output positions are sampled; ``full`` checks every output."""
     from archsim.api import compression_config, resolve_design, resolve_workload
     from compress.traces import structural_trace_for
 
@@ -391,9 +505,11 @@ def check_workload(workload: str | Network, design: str | Path | Design, *, laye
         raise ArchsimInputError(f"--seed must be a non-negative integer, got {seed!r}")
     des = resolve_design(design, overrides)
     network = resolve_workload(workload, batch)
-    picked, skipped = select_layers(network, layers, max_macs)
+    sparten = des.dataflow.strip().lower() == "sparten"
+    picked, skipped = select_layers(network, layers, max_macs, sampling=not sparten or full)
+    budget = None if full else int(max_macs)
     config = compression_config(des, compression)
-    if des.dataflow.strip().lower() == "sparten":     # bitmask chunks + inner join: archsim.functional.sparten
+    if sparten:     # bitmask chunks + inner join: archsim.functional.sparten
         from archsim.functional.sparten import check_sparten_layer
 
         def one(layer: Layer, i: int, plan: Any, context: Any) -> LayerCheck:
@@ -402,11 +518,11 @@ def check_workload(workload: str | Network, design: str | Path | Design, *, laye
     else:
         def one(layer: Layer, i: int, plan: Any, context: Any) -> LayerCheck:
             trace = structural_trace_for(layer, plan, config) if config is not None else None
-            return check_layer(layer, i, des, plan, config, trace, seed, context)
+            return check_layer(layer, i, des, plan, config, trace, seed, context, budget)
 
     results = run_layers(network, des, picked, config, one, progress)
     return FunctionalCheck(workload=network.name, design=des.name, seed=int(seed), max_macs=int(max_macs),
-                           layers=tuple(results), skipped=skipped)
+                           layers=tuple(results), skipped=skipped, full=bool(full))
 
 
 def run_layers(network: Network, design: Design, picked: Sequence[Layer], config: Any,
@@ -460,8 +576,8 @@ def _not_compared_summary(check: FunctionalCheck) -> list[str]:
 def format_report(check: FunctionalCheck) -> str:
     """The per-layer table, the skipped layers, count mismatches and a final verdict line."""
     frame = check.frame()
-    view = frame[["shape", "format", "array", "folds", "macs_executed", "dense_macs", "ratio", "max_abs_diff",
-                  "match", "counts_agree"]].copy()
+    view = frame[["shape", "format", "array", "folds", "macs_executed", "dense_macs", "ratio", "outputs",
+                  "max_abs_diff", "match", "counts_agree"]].copy()
     view = view.rename(columns={"macs_executed": "MACs executed", "dense_macs": "dense MACs",
                                 "max_abs_diff": "max |diff|", "counts_agree": "counts agree"})
     yes_no = {True: "yes", False: "NO"}
@@ -481,12 +597,26 @@ def format_report(check: FunctionalCheck) -> str:
         lines.append(f"count mismatch: {line}")
     n_match = sum(x.match for x in check.layers)
     n_counts = sum(x.counts_agree for x in check.layers)
-    verdict = "OK" if check.ok else "FAILED"
-    lines.append(f"{verdict}: {n_match}/{len(check.layers)} layers match torch exactly, "
-                 f"{n_counts}/{len(check.layers)} agree with the timing model's counts")
+    sampled = check.sampled_layers
+    if sampled:
+        lines.append(f"sampled: {len(sampled)} layer(s) over the budget of {check.max_macs:,} dense MACs per layer "
+                     f"(--max-macs) checked on seeded output positions (seed {check.seed}; first and last included), "
+                     f"every output channel; per-position counters extrapolated exactly; --full checks all outputs")
+    n_skipped = sum(len(v) for v in check.skipped.values())
+    summary = (f"{n_match}/{len(check.layers)} layers match torch exactly"
+               f"{f' ({len(sampled)} on sampled positions)' if sampled else ''}, "
+               f"{n_counts}/{len(check.layers)} agree with the timing model's counts")
+    if not check.ok:
+        verdict = f"FAILED: {summary}" + (f"; {n_skipped} layer(s) not checked" if n_skipped else "")
+    elif check.partial:
+        verdict = (f"PARTIAL: {summary}; {n_skipped} layer(s) not checked ("
+                   + "; ".join(f"{why}: {len(names)}" for why, names in check.skipped.items() if names) + ")")
+    else:
+        verdict = f"OK: {summary}"
+    lines.append(verdict)
     return "\n".join(lines)
 
 
 __all__ = ["CountCheck", "LayerCheck", "FunctionalCheck", "check_workload", "check_layer", "select_layers",
            "compressed_weights", "reference_output", "format_report", "parse_max_macs", "parse_layer_names",
-           "DEFAULT_MAX_MACS"]
+           "DEFAULT_MAX_MACS", "EXIT_PARTIAL", "extrapolate_counts", "output_positions", "sample_positions"]

@@ -16,7 +16,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from archsim.validation import describe_validation_error
+from archsim.validation import describe_validation_error, read_text_file, reject_non_finite
 from workloads.errors import ArchsimInputError
 
 PRESET_DIR = Path(__file__).parent / "presets"
@@ -127,9 +127,10 @@ def load_config(name_or_path: str | Path) -> EngineConfig:
     if not path.is_file() or path.stem == "eie_benchmarks":
         raise ArchsimInputError(f"unknown engine config {str(name_or_path)!r}; use 'permdnn', 'eie' or a YAML file")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(read_text_file(path, "engine config"))
     except yaml.YAMLError as err:
         raise ArchsimInputError(f"{path}: not valid YAML ({err})") from None
+    reject_non_finite(data, str(path))
     return config_from_mapping(data, str(path))
 
 

@@ -33,6 +33,8 @@ from archsim.permdnn.models import eie_work, run_eie, run_permdnn  # noqa: E402
 from archsim.permdnn.published import eie_scaled, load_published, permdnn_point  # noqa: E402
 from archsim.permdnn.workload import activation_mask, eie_benchmarks, load_layers  # noqa: E402
 from archsim.report.plots import plot_area_breakdown, plot_energy_breakdown  # noqa: E402
+from archsim.validation import ensure_writable_dir  # noqa: E402
+from workloads.errors import ArchsimInputError  # noqa: E402
 
 MAIN_LAYERS = ("Alex-6", "Alex-7", "Alex-8", "VGG-6", "VGG-7", "VGG-8", "NT-LSTM")
 QUEUE_DEPTHS = (1, 2, 4, 8, 16, 64, None)
@@ -133,7 +135,7 @@ def build(out: Path, seed: int = 0, pd_cfg: PermDnnConfig | None = None, eie_cfg
     t0 = time.time()
     pd_cfg = pd_cfg or load_config("permdnn")
     eie_cfg = eie_cfg or load_config("eie")
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_writable_dir(out, "--out")
     bench = {layer.name: layer for layer in eie_benchmarks()}
 
     eie_runs = {}
@@ -330,7 +332,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("results/permdnn"))
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    build(args.out, args.seed)
+    try:
+        build(args.out, args.seed)
+    except ArchsimInputError as err:
+        print(f"archsim.permdnn.report: error: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

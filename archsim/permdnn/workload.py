@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from archsim.validation import reject_non_finite
 from compress.permdiag.structure import check_block_size
 from workloads.errors import ArchsimInputError
+from workloads.files import read_text_file
 
 BENCHMARKS = Path(__file__).parent / "presets" / "eie_benchmarks.yaml"
 
@@ -103,11 +105,12 @@ def load_layers(path: str | Path) -> list[FcLayer]:
     path = Path(path)
     if not path.is_file():
         raise ArchsimInputError(f"layer file {str(path)!r} does not exist")
-    text = path.read_text()
+    text = read_text_file(path, "layer file")
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as err:
         raise ArchsimInputError(f"{path}: cannot parse ({err})") from None
+    reject_non_finite(data, f"layer file {str(path)!r}")
     if isinstance(data, dict):
         data = data.get("layers")
     if not isinstance(data, list) or not data:

@@ -45,11 +45,27 @@ def check_layer(facts: PqLayerFacts, cfg: PqaConfig) -> None:
                                 ("ns", facts.ns, lim.ns_max), ("k", facts.k, lim.k_max)):
         if value > limit:
             raise ArchsimInputError(f"layer {facts.name!r}: {field}={value} exceeds the PQA hardware limit "
-                                    f"limits.{field}_max={limit}; lower {field} or raise limits.{field}_max in "
-                                    f"the PQA config")
+                                    f"limits.{field}_max={limit}; {_LOWER_HINT[field]}, or raise the limit in a PQA "
+                                    f"config file ({_config_hint(field, value)})")
     if facts.np > 2 ** 8:
         raise ArchsimInputError(f"layer {facts.name!r}: np={facts.np} needs more than the 8-bit indices of the "
-                                f"PQA encoder; use np <= 256")
+                                f"PQA encoder; use --np 256 or less (Python: np=)")
+
+
+#: How to bring each limited quantity down, in the terms of the `archsim pqa` command line (issue 13.15:
+#: a hint names a flag the CLI has, with the Python argument after it).
+_LOWER_HINT = {
+    "np": "lower --np (Python: np=)",
+    "ls": "lower --ls (Python: ls=)",
+    "ns": "raise --ls (ns = ceil(C*kh*kw / ls); Python: ls=)",
+    "k": "k is the layer's output channel count (set by the workload)",
+}
+
+
+def _config_hint(field: str, value: int) -> str:
+    """Where a hardware limit is raised: a YAML file given to ``archsim pqa --config`` (or ``load_pqa``)."""
+    return (f"'limits: {{{field}_max: {value}}}' in FILE, then `archsim pqa --config FILE`; "
+            f"Python: compare(..., pqa_preset=FILE)")
 
 
 @dataclass(frozen=True)

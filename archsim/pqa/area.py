@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from archsim.pqa.config import DlaConfig, PqaConfig
 from archsim.tech import TechTable, load_tech_table
 from compress.pq.facts import PqLayerFacts
-from archsim.validation import input_error
+from archsim.validation import input_error, read_text_file, reject_non_finite
 from workloads.errors import ArchsimInputError
 
 FPGA_TABLE = Path(__file__).resolve().parents[1] / "tables" / "pqa_fpga.yaml"
@@ -54,7 +54,9 @@ def load_fpga_table(path: str | None = None) -> _Table:
     """The PQA area constants (``archsim/tables/pqa_fpga.yaml`` unless ``path``)."""
     p = Path(path) if path else FPGA_TABLE
     try:
-        return _Table.model_validate(yaml.safe_load(p.read_text()))
+        data = yaml.safe_load(read_text_file(p, "PQA area table"))
+        reject_non_finite(data, f"PQA area table {str(p)!r}")
+        return _Table.model_validate(data)
     except (OSError, yaml.YAMLError) as err:
         raise ArchsimInputError(f"PQA area table {str(p)!r} cannot be read: {err}") from None
     except ValidationError as err:

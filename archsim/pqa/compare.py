@@ -79,10 +79,11 @@ def compare(network: Network, ls: int, np: int, memory: str = "ddr", *, nov: int
                                                              distance=distance, shared_codebook=shared_codebook,
                                                              pad=pad)
     base = load_pqa(pqa_preset, memory=memory)
-    over = {"plv": plv or min(16, ls), "npv": npv or min(16, np)}
-    if nov:
+    # `is None`, not truthiness: nov=0 is an error (pydantic names the field), never "use the default"
+    over = {"plv": min(16, ls) if plv is None else plv, "npv": min(16, np) if npv is None else npv}
+    if nov is not None:
         over["nov"] = nov
-    if nsv:
+    if nsv is not None:
         over["nsv"] = nsv
     pcfg = base.with_overrides(**over)
     dcfg = load_dla(dla_preset, memory=memory)

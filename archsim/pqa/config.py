@@ -25,7 +25,9 @@ PRESET_DIR = Path(__file__).parent / "presets"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: allow_inf_nan=False on every float: a NaN passes gt/le bounds checks and silently poisons every total
+    #: (e.g. ``--set clock_hz=nan``), and infinity is never a meaningful hardware parameter here.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class MemoryConfig(_Strict):
@@ -140,9 +142,10 @@ def _load(cls, name_or_path: str | Path, default_name: str, memory: str | None):
     if path.suffix not in (".yaml", ".yml"):
         path = PRESET_DIR / f"{name_or_path}.yaml"
         if not path.exists():
-            raise ArchsimInputError(f"unknown {default_name} preset {str(name_or_path)!r}; "
-                                    f"presets: {', '.join(sorted(p.stem for p in PRESET_DIR.glob('*.yaml')))}")
-    data = _read_yaml(path)
+            raise ArchsimInputError(f"unknown {default_name} preset {str(name_or_path)!r}; give a .yaml file "
+                                    f"(format: archsim/pqa/presets/{default_name}.yaml) or the preset "
+                                    f"{default_name!r}")
+    data = read_yaml_mapping(path, f"{default_name.upper()} config file")
     mem = data.pop("memory_preset", None)
     if memory is not None:
         mem = memory

@@ -26,6 +26,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from archsim.pqa.area import dla_asic_area, dla_fpga_area, pqa_asic_area, pqa_fpga_area  # noqa: E402
 from archsim.pqa.compare import best_pqa  # noqa: E402
 from archsim.report.plots import plot_area_breakdown  # noqa: E402
+from archsim.validation import ensure_writable_dir  # noqa: E402
+from workloads.errors import ArchsimInputError  # noqa: E402
 from workloads.zoo import get_network  # noqa: E402
 
 #: The paper's headline (v1 abstract, reference §A.4 [P]): +40% .. +104% perf/area vs DLA on ResNet-20.
@@ -36,7 +38,7 @@ BOUND_COLOURS = {"encoder": "#d62728", "lut-read": "#1f77b4", "table-load": "#7f
 
 
 def run(out: Path, network: str = "resnet20", ls: int = 9) -> dict[str, pd.DataFrame]:
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_writable_dir(out, "--out")
     net = get_network(network)
     summaries, grids, layers, best = [], [], [], {}
     variants = [(n, m, dict(), "default") for m in MEMORIES for n in NPS]
@@ -245,7 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--network", default="resnet20")
     parser.add_argument("--ls", type=int, default=9)
     args = parser.parse_args(argv)
-    run(args.out, args.network, args.ls)
+    try:
+        run(args.out, args.network, args.ls)
+    except ArchsimInputError as err:
+        print(f"archsim.pqa.report: error: {err}", file=sys.stderr)
+        return 2
     print(f"wrote {args.out}/README.md, summary.csv, grid.csv, per_layer.csv and figures")
     return 0
 

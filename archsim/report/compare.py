@@ -34,6 +34,12 @@ Iso conditions (always stated in the table header, the CSV and the README)
     matching the logic + codebook area. The achieved deviation is in the table
     (``area_vs_target``); `AREA_TOLERANCE` is what the search guarantees when the array can reach it.
 
+The sizing rule is `archsim.sizing` (`prepare`, `rows_are_for`): `archsim run` and `archsim.api.simulate` size a
+design given by name with the same rule and the same default (``throughput``), so "mvq" is one design everywhere;
+``area`` needs a baseline and is compare-only. Every table, CSV and JSON record states ``physical_array``,
+``dense_equivalent_array`` and ``iso``. Energy columns are per batch; ``per_inference_energy_uj`` and the energy
+figure are per inference (batch energy / batch).
+
 Ratios are against the ``baseline`` design (``ews`` by default): ``ee_gain`` = TOPS/W ÷ baseline
 TOPS/W (energy-efficiency gain, = baseline energy ÷ energy for one workload; system energy),
 ``ee_gain_core`` the same on core energy, ``speedup`` = baseline cycles ÷ cycles, ``area_ratio`` =
@@ -48,6 +54,7 @@ figure (TOPS/W panel; the DRAM stack is hatched).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from concurrent.futures import ProcessPoolExecutor
@@ -62,10 +69,10 @@ from archsim.cost import CATEGORIES, CostModel
 from archsim.design import Design
 from archsim.report.variants import CompressionParams, Prepared, check_designs, prepare
 from archsim.results import OPS_NOTE, NetworkResult
+from archsim.sizing import ISO_MODES, ArraySizing, rows_are_for
 from workloads.errors import ArchsimInputError
 from workloads.network import Network
 
-ISO_MODES = ("throughput", "area", "pes")
 #: Largest relative deviation of a design's total area from the baseline's that the iso-area search accepts
 #: without trying a larger neighbourhood (integer rows/cols quantise area; one column of a 64x64 array is 1.6 %).
 AREA_TOLERANCE = 0.01
@@ -249,6 +256,8 @@ class Comparison:
                 "design": e.name, "workload": self.network.name, "iso": self.iso, "baseline": self.baseline,
                 "n": self.params.n, "m": self.params.m, "d": self.params.d, "k": self.params.k,
                 "array": f"{e.rows}x{e.cols}", "rows": e.rows, "cols": e.cols,
+                "physical_array": f"{e.prepared.physical_rows}x{e.cols}",
+                "dense_equivalent_array": f"{e.rows}x{e.cols}",
                 "physical_rows": e.prepared.physical_rows, "pe_kind": design.array.pe, "tech": design.tech,
                 "clock_mhz": design.clock_hz / 1e6,
                 "physical_pes": design.array.rows * design.array.cols,
@@ -257,6 +266,7 @@ class Comparison:
                 "dram_bytes": sum(r.dram_read_bytes.values()) + sum(r.dram_write_bytes.values()),
                 "energy_uj": r.energy_pj / 1e6, "energy_core_uj": r.energy_core_pj / 1e6,
                 "energy_dram_uj": r.energy_dram_pj / 1e6,
+                "per_inference_energy_uj": r.energy_pj / 1e6 / max(1, r.batch),
             }
             for cat in CATEGORIES:
                 row[f"energy_{slug(cat)}_uj"] = energy.get(cat, 0.0) / 1e6
@@ -293,8 +303,12 @@ class Comparison:
         return df
 
     def energy_frame(self) -> pd.DataFrame:
-        """pJ per energy category (columns) per design (rows), for the stacked-bar figure."""
-        return pd.DataFrame({e.name: e.result.energy_breakdown for e in self.entries}).T.fillna(0.0)
+        """pJ **per inference** per energy category (columns) per design (rows), for the stacked-bar figure: the
+        batch's energy divided by the batch (at batch > 1 weights are fetched once per batch, so this is
+        less than a batch-1 run's energy, not equal to it)."""
+        batch = max(1, self.network.batch)
+        return pd.DataFrame({e.name: {k: v / batch for k, v in e.result.energy_breakdown.items()}
+                             for e in self.entries}).T.fillna(0.0)
 
     def tops_frame(self) -> pd.DataFrame:
         """Core and system TOPS/W (columns ``core``, ``system``) per design, for the energy figure's TOPS/W panel."""
@@ -326,7 +340,7 @@ def run_comparison(workload: Network, designs: Sequence[str], *, params: Compres
     if jobs < 1:
         raise ArchsimInputError(f"--jobs must be >= 1, got {jobs}")
 
-    rows_are = "physical" if iso == "pes" else "dense_equivalent"
+    rows_are = rows_are_for(iso)    # the one sizing rule, shared with run/simulate (archsim.sizing)
     prepared: dict[str, Prepared] = {n: prepare(n, params, rows, cols, rows_are=rows_are) for n in designs}
     targets: dict[str, float | None] = {n: None for n in designs}
     if iso == "area":
@@ -354,11 +368,16 @@ def run_comparison(workload: Network, designs: Sequence[str], *, params: Compres
         import multiprocessing
 
         ctx = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
-        with ProcessPoolExecutor(max_workers=min(jobs, len(designs)), mp_context=ctx) as pool:
+        from archsim.threads import single_thread_worker   # one thread per worker: no nested parallelism
+
+        with ProcessPoolExecutor(max_workers=min(jobs, len(designs)), mp_context=ctx,
+                                 initializer=single_thread_worker) as pool:
             futures = [pool.submit(_simulate_one, workload, prepared[n].design) for n in designs]
             results = [f.result() for f in futures]
     for name, result in zip(designs, results):
-        comp.entries.append(Entry(name, prepared[name], result, targets[name]))
+        p = prepared[name]
+        sizing = ArraySizing(p.physical_rows, p.design.array.cols, p.dense_equivalent_rows, iso)
+        comp.entries.append(Entry(name, p, dataclasses.replace(result, sizing=sizing), targets[name]))
     return comp
 
 
@@ -366,10 +385,11 @@ def run_comparison(workload: Network, designs: Sequence[str], *, params: Compres
 
 #: Columns of the printed table: (column, header, format).
 _PRINT_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("tech", "node", "{}"), ("array", "array", "{}"), ("physical_pes", "PEs", "{:,}"), ("cycles", "cycles", "{:,}"),
-    ("stall_cycles", "stalls", "{:,}"), ("energy_uj", "energy uJ", "{:,.1f}"),
-    ("energy_dram_uj", "DRAM uJ", "{:,.1f}"), ("tops_per_w_core", "TOPS/W core", "{:.3f}"),
-    ("tops_per_w_system", "TOPS/W sys", "{:.3f}"),
+    ("tech", "node", "{}"), ("dense_equivalent_array", "dense-eq array", "{}"),
+    ("physical_array", "physical array", "{}"), ("physical_pes", "PEs", "{:,}"), ("cycles", "cycles", "{:,}"),
+    ("stall_cycles", "stalls", "{:,}"), ("energy_uj", "uJ/batch", "{:,.1f}"),
+    ("energy_dram_uj", "DRAM uJ/batch", "{:,.1f}"), ("per_inference_energy_uj", "uJ/inference", "{:,.1f}"),
+    ("tops_per_w_core", "TOPS/W core", "{:.3f}"), ("tops_per_w_system", "TOPS/W sys", "{:.3f}"),
     ("area_mm2", "area mm2", "{:.3f}"), ("tops_per_mm2", "TOPS/mm2", "{:.4f}"),
     ("inferences_per_s", "inf/s", "{:,.1f}"), ("ee_gain_core", "xTOPS/W core", "{:.2f}"),
     ("ee_gain", "xTOPS/W sys", "{:.2f}"), ("speedup", "xspeed", "{:.2f}"), ("area_ratio", "xarea", "{:.2f}"),
@@ -377,6 +397,12 @@ _PRINT_COLUMNS: tuple[tuple[str, str, str], ...] = (
 #: What the TOPS/W columns mean; in every table header, README and CSV readme.
 TOPS_STATEMENT = (f"TOPS/W: {OPS_NOTE}; core = on-chip energy (array, RFs, buffers, codebook, decoders, muxes, "
                   f"control, leakage; no DRAM), sys = system (with DRAM; = tops_per_w)")
+
+
+def energy_statement(batch: int) -> str:
+    """What the energy numbers are per: the table/CSV columns are per batch, the figure per inference."""
+    return (f"energy: energy_uj (and every energy_*_uj column) is per batch of {batch}; per_inference_energy_uj "
+            f"and the energy figure are per inference (batch energy / {batch})")
 
 
 def header_lines(comp: Comparison) -> list[str]:
@@ -388,6 +414,7 @@ def header_lines(comp: Comparison) -> list[str]:
             f"{comp.params.label()}; {where}, {clock}",
             comp.iso_statement,
             f"ratios (x...) vs {comp.baseline}; TOPS count 2 ops per dense-equivalent MAC",
+            energy_statement(comp.network.batch),
             TOPS_STATEMENT]
 
 
@@ -410,6 +437,9 @@ def markdown_table(table: pd.DataFrame, columns: Sequence[tuple[str, str, str]] 
 def write_outputs(comp: Comparison, out: str | Path, command: str) -> list[Path]:
     """Write ``<out>/<workload>/``: compare_iso-<iso>.csv, energy_iso-<iso>.png, area_iso-<iso>.png,
     a summary fragment per iso mode and README.md (all fragments present, so the iso modes can coexist)."""
+    from archsim.validation import ensure_writable_dir
+
+    ensure_writable_dir(out, "--out")   # a file where the folder should be: one error naming --out
     folder = Path(out) / comp.network.name
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -431,8 +461,10 @@ def _write(comp: Comparison, folder: Path, command: str) -> list[Path]:
     table.to_csv(csv, float_format="%.6g")
     written.append(csv)
     title = f"{comp.network.name}, {tag} ({comp.rows}x{comp.cols} {'each' if comp.iso == 'throughput' else 'baseline'})"
-    written += plot_energy_breakdown(comp.energy_frame(), folder / f"energy_{tag}.png", f"Energy per inference: {title}",
-                                     reference=comp.baseline, tops_per_w=comp.tops_frame())
+    batch = comp.network.batch
+    per = "inference" if batch == 1 else f"inference (batch of {batch} / {batch})"
+    written += plot_energy_breakdown(comp.energy_frame(), folder / f"energy_{tag}.png", f"Energy per {per}: {title}",
+                                     reference=comp.baseline, tops_per_w=comp.tops_frame(), per="inference")
     area = comp.area_frame() / 1e6
     written += plot_area_breakdown(area, folder / f"area_{tag}.png", f"Area: {title}", unit="mm2")
     fragment = folder / f".summary_{tag}.md"
@@ -450,8 +482,8 @@ def _summary_markdown(comp: Comparison, table: pd.DataFrame, command: str) -> st
              f"`energy_core_uj` + `energy_dram_uj` = `energy_uj`; `tops_per_w_core`, `tops_per_w_system` "
              f"(= `tops_per_w`) and their `_effective` variants; {OPS_NOTE} except in `_effective` columns, which "
              f"count executed MACs x 2), "
-             f"`energy_{tag}.png` (stacked energy per category, DRAM hatched; middle panel normalised to the "
-             f"baseline; right panel core vs system TOPS/W), "
+             f"`energy_{tag}.png` (stacked energy per inference per category, DRAM hatched; middle panel "
+             f"normalised to the baseline; right panel core vs system TOPS/W), "
              f"`area_{tag}.png` (area per component).", ""]
     if comp.iso == "area":
         dev = table["area_vs_target"].abs().max()

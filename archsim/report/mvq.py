@@ -370,8 +370,9 @@ def explanations(study: Study, head: pd.DataFrame, deltas: pd.DataFrame, factors
 
 def write_report(study: Study, out: Path, command: str) -> list[Path]:
     from archsim.report.plots import plot_area_breakdown, plot_energy_breakdown
+    from archsim.validation import ensure_writable_dir
 
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_writable_dir(out, "--out")
     files: list[Path] = []
     designs = designs_frame(study)
     designs.to_csv(out / "designs.csv", index=False, float_format="%.6g")
@@ -480,6 +481,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     try:
+        from archsim.validation import ensure_writable_dir
+
+        ensure_writable_dir(args.out, "--out")   # before the study runs
         workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
         study = run_study(workloads)
         parts = ["python", "-m", "archsim.report.mvq", "--out", args.out]

@@ -166,8 +166,12 @@ def _stacked(ax, frame: pd.DataFrame, colours: dict[str, str], scale: float, ann
 
 def plot_energy_breakdown(df: pd.DataFrame, path: str | Path, title: str, *, unit: str = "pJ",
                           display_unit: str | None = None, normalised: bool = True,
-                          reference: str | None = None, tops_per_w: pd.DataFrame | None = None) -> list[Path]:
+                          reference: str | None = None, tops_per_w: pd.DataFrame | None = None,
+                          per: str | None = None) -> list[Path]:
     """Stacked energy bars, one per design (``df.index``), stacks in `ENERGY_CATEGORIES` order.
+
+    ``per``: what one bar's energy is for, on the axis label ("inference", "batch of 4", ...): the
+    caller states it because only the caller knows whether it divided a batch's energy by the batch.
 
     ``df``: columns = the nine categories of `ENERGY_CATEGORIES` (0 where a design has none;
     ``clock/control`` may be added), values in ``unit`` (pJ, nJ, uJ, mJ or J). The axis is shown
@@ -198,7 +202,7 @@ def plot_energy_breakdown(df: pd.DataFrame, path: str | Path, title: str, *, uni
     fig = Figure(figsize=(width, 4.6))
     axes = fig.subplots(1, panels, squeeze=False)[0]
     _stacked(axes[0], frame, ENERGY_COLOURS, scale, None, HATCHES)
-    axes[0].set_ylabel(f"energy ({shown})")
+    axes[0].set_ylabel(f"energy per {per} ({shown})" if per else f"energy ({shown})")
     axes[0].set_title("absolute", fontsize=10)
     if show_normalised:
         if reference is not None and reference not in frame.index:

@@ -137,7 +137,9 @@ def markdown(frame: pd.DataFrame, workload: str = "resnet18") -> str:
 
 
 def write(out: Path, mvq_core: float, mvq_system: float, workload: str = "resnet18") -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
+    from archsim.validation import ensure_writable_dir
+
+    ensure_writable_dir(out, "--out")
     frame = published_frame(mvq_core, mvq_system, workload)
     csv = out / "published_normalised.csv"
     frame.to_csv(csv, index=False, float_format="%.4g")

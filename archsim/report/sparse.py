@@ -118,6 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     try:
+        from archsim.validation import ensure_writable_dir
+
+        ensure_writable_dir(args.out, "--out")   # before any comparison runs
         workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
         comps = {}
         for w in workloads:

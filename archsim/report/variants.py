@@ -5,6 +5,10 @@ speak in *compression parameters* (N:M, d, k) and a *dense-equivalent array size
 the mapper speak in design fields and `compress.trace.Trace`s. Keeping the translation in one place
 means a comparison, a sweep and the MVQ report cannot disagree on what "mvq at 1:4, d=16, 64x64" is.
 
+The sizing rule itself (`CompressionParams`, `prepare`, `Prepared`) lives in `archsim.sizing`, so
+that `archsim run` and `archsim.api.simulate` size a design by name exactly as compare does; it is
+re-exported here. The convention, for reference:
+
 Array size convention
 ---------------------
 By default ``rows`` is the **dense-equivalent reduction length** the array covers per cycle and
@@ -34,45 +38,12 @@ shows up as fewer cycles (s2ta) or clock-gated MACs (sa-zvcg), not as a differen
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from fractions import Fraction
-from functools import lru_cache
-from typing import Any
-
-from archsim.design import Design, list_presets, load_design
+from archsim.design import list_presets
+from archsim.sizing import ROW_MEANINGS, CompressionParams, Prepared, prepare
 from workloads.errors import ArchsimInputError
 
 #: The design names a comparison knows, in ladder order (dense baselines, then the MVQ ladder, then S2TA).
 LADDER: tuple[str, ...] = ("ws", "ews", "ews-c", "ews-cm", "mvq", "s2ta-w")
-
-
-@dataclass(frozen=True)
-class CompressionParams:
-    """N:M pattern, subvector length d and codebook size k shared by every design of a comparison.
-
-    Designs that do not use a parameter ignore it (ws/ews use none, ews-c uses d and k, s2ta N:M).
-    Defaults are the reproduction defaults of mvq.md §6 [I]: 1:4, d = 16, k = 256.
-    """
-
-    n: int = 1
-    m: int = 4
-    d: int = 16
-    k: int = 256
-
-    def __post_init__(self) -> None:
-        for name in ("n", "m", "d", "k"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ArchsimInputError(f"--{name} must be a positive integer, got {value!r}")
-        if self.n >= self.m:
-            raise ArchsimInputError(f"--n/--m: N:M sparsity needs N < M, got {self.n}:{self.m}; e.g. --n 1 --m 4")
-        if self.d % self.m:
-            raise ArchsimInputError(f"--d {self.d}: M={self.m} must divide d (the N:M groups lie inside each "
-                                    f"d-dim subvector, mvq.md §1.3); e.g. --d {4 * self.m}")
-
-    def label(self) -> str:
-        return f"N:M={self.n}:{self.m}, d={self.d}, k={self.k}"
 
 
 def known_designs() -> list[str]:
@@ -95,107 +66,6 @@ def check_designs(names: list[str]) -> list[str]:
             raise ArchsimInputError(f"--designs: unknown design {name!r}; known: {', '.join(known)} "
                                     f"(or a path to a design .yaml)")
     return names
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """One design of a comparison, ready to simulate: ``simulate(network, design)`` derives the
-    structural traces from ``design.weights`` (`archsim.api.compression_traces`)."""
-
-    name: str
-    design: Design
-    physical_rows: int
-    dense_equivalent_rows: int
-
-
-@lru_cache(maxsize=64)
-def _preset(name: str) -> Design:
-    """Presets are frozen pydantic models: parse each YAML once per process (area searches call
-    `prepare` dozens of times)."""
-    return load_design(name)
-
-
-#: How ``rows`` is read by `prepare`: the dense-equivalent reduction length (iso-throughput) or the
-#: physical PE rows (the presets' own convention: mvq.yaml's 64x64 is 64 physical rows covering 256).
-ROW_MEANINGS = ("dense_equivalent", "physical")
-
-
-def prepare(name: str, params: CompressionParams, rows: int | None = None, cols: int | None = None, *,
-            rows_are: str = "dense_equivalent") -> Prepared:
-    """The preset ``name`` rebuilt for ``params`` and an array of ``rows x cols``.
-
-    What changes, and why (each rule reproduces the sizing rule stated in the presets' comments, so
-    that at the presets' own parameters the design is exactly the preset):
-
-    * ``weights.n/m`` (nm, mvq formats) and ``weights.d/k`` (vq, mvq): the compression the weight path
-      decodes; `archsim.api.simulate` derives the structural traces from them.
-    * ``array.sparse_n/m`` of an N:M sparse array = ``n:m`` (the array is built for the pattern it runs).
-    * ``array.rows``: ``rows·n/m`` physical rows on a sparse array when ``rows_are="dense_equivalent"``
-      (must be a whole number), ``rows`` otherwise.
-    * weight buffer: an array with more physical PEs than the preset gets the preset's weight-buffer bytes
-      per PE (capacity x PEs / preset PEs, rounded up to 1 KiB) [A], so a fold of a larger array still fits;
-      smaller arrays keep the preset's buffer (input/output buffers never change).
-    * codebook store sized to one codebook: ``k·d·codebook_bits/8`` bytes (x2 if double buffered), fill
-      port one codeword (``d·codebook_bits`` bits), and ``read_ports = ceil(cols·w / (d·s))`` codeword
-      lookups per cycle with ``w`` = ``ews.weight_load_words_per_cycle`` and ``s`` = kept fraction per
-      codeword on a sparse array (n/m), 1 on a dense one: decode keeps up with the array's weight load
-      (ews-c: 64/16 = 4, mvq: 64/(16/4) = 16, as in the presets).
-    * ``decoder.mask_decoders = ceil(cols·w / n)`` on a sparse array, ``ceil(cols·w / m)`` on a dense one
-      (mvq: 64, ews-cm: 16, as in the presets) when the design decodes bitmap masks.
-
-    The codebook-store and mask-decoder rules apply to built-in presets only: a design given as a YAML
-    file keeps the weight-path sizing its author wrote (a store too small for the requested k and d is
-    then an input error, never a silent resize).
-    """
-    if rows_are not in ROW_MEANINGS:
-        raise ValueError(f"rows_are must be one of {ROW_MEANINGS}")
-    design = _preset(name)
-    w, arr = design.weights, design.array
-    sparten = design.dataflow.strip().lower() == "sparten"
-    sparse = arr.pe == "nm_sparse" or sparten      # rows scale by N/M (see the module docstring)
-    rows = rows if rows is not None else arr.rows
-    cols = cols if cols is not None else arr.cols
-    o: dict[str, Any] = {"array.cols": cols}
-    if w.format in ("nm", "mvq"):
-        o["weights.n"], o["weights.m"] = params.n, params.m
-    if w.format in ("vq", "mvq"):
-        o["weights.d"], o["weights.k"] = params.d, params.k
-    if sparse and not sparten:
-        o["array.sparse_n"], o["array.sparse_m"] = params.n, params.m
-    if w.format == "sparse":
-        o["weights.density"] = params.n / params.m
-    if not sparse:
-        physical = dense_eq = rows
-    elif rows_are == "dense_equivalent":
-        if rows % params.m:
-            raise ArchsimInputError(f"--rows {rows}: design {name!r} is an {params.n}:{params.m} sparse array, which "
-                                    f"covers each {params.m} reduction rows with {params.n} PE row(s); pick rows "
-                                    f"as a multiple of {params.m}")
-        physical, dense_eq = rows * params.n // params.m, rows
-    else:
-        if rows % params.n:
-            raise ArchsimInputError(f"--rows {rows}: an {params.n}:{params.m} sparse array needs physical rows "
-                                    f"that are a multiple of N={params.n}")
-        physical, dense_eq = rows, rows * params.m // params.n
-    o["array.rows"] = physical
-    growth = physical * cols / (arr.rows * arr.cols)
-    if growth > 1:   # a design built for a bigger array keeps (at least) the preset's weight-buffer bytes per PE
-        cap = design.buffers.weight.capacity_bytes
-        o["buffers.weight.capacity_bytes"] = math.ceil(cap * growth / 1024) * 1024
-    wl = design.ews.weight_load_words_per_cycle
-    cb = design.buffers.codebook
-    resize_weight_path = name in list_presets()
-    if resize_weight_path and cb is not None and w.format in ("vq", "mvq"):
-        bits = w.codebook_bits
-        kept = Fraction(params.n, params.m) if (sparse and w.format == "mvq") else Fraction(1)
-        o["buffers.codebook.capacity_bytes"] = max(64, math.ceil(params.k * params.d * bits / 8)
-                                                   * cb.halves)
-        o["buffers.codebook.port_bits"] = min(4096, max(8, params.d * bits))
-        o["buffers.codebook.read_ports"] = min(256, max(1, math.ceil(cols * wl / (params.d * kept))))
-    if resize_weight_path and w.format in ("nm", "mvq") and w.mask_encoding == "bitmap":
-        o["decoder.mask_decoders"] = min(4096, max(1, math.ceil(cols * wl / (params.n if sparse else params.m))))
-    design = design.with_overrides(**o)
-    return Prepared(name, design, physical, dense_eq)
 
 
 __all__ = ["LADDER", "ROW_MEANINGS", "CompressionParams", "Prepared", "check_designs", "known_designs", "prepare"]

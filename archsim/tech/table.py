@@ -48,6 +48,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from archsim.tech.schema import Entry, PowerLawFit, TechTableModel
+from archsim.validation import read_text_file, reject_non_finite
 from workloads.errors import ArchsimInputError
 
 TABLE_DIR = Path(__file__).resolve().parent.parent / "tables"
@@ -630,10 +631,11 @@ def _load_cached(path: str, mtime_ns: int, vdd_scaling: bool | None, sram_flavou
     p = Path(path)
     where = f"tables/{p.name}" if p.parent == TABLE_DIR else str(p)
     try:
-        data = yaml.safe_load(p.read_text())
+        data = yaml.safe_load(read_text_file(p, "technology table"))
     except yaml.YAMLError as err:
         detail = " ".join(str(err).split())
         raise ArchsimInputError(f"{where}: not valid YAML ({detail}); fix the syntax at that line") from None
+    reject_non_finite(data, where)   # a NaN would pass every ge/le check of fields without allow_inf_nan
     return table_from_mapping(data, where, vdd_scaling=vdd_scaling, sram_flavour=sram_flavour,
                               supply_voltage_v=supply_voltage_v)
 

@@ -1,8 +1,13 @@
-"""``python -m benchmarks.compress [--out results/compress] [--quick] [--threads 2]``
+"""``python -m benchmarks.compress [--out results/compress] [--quick] [--threads 2] [--busy 1]``
 
 Writes ``benchmarks.md``, ``benchmarks_kmeans.csv`` and ``benchmarks_models.csv`` into ``--out``
 and prints the same figures. Targets (issue 3): masked k-means <= 2x faiss k-means time on CPU;
 whole-model MVQ of ResNet-50 < 2 minutes on 2 cores with peak memory < 4 GiB.
+
+``--busy N`` adds the busy-machine figure beside the quiet one (issue 13.14: ResNet-50 took 248 s with
+torch's default threads on a busy 2-core machine, 51 s with one thread): the whole-model runs are
+repeated while N processes spin on the CPU, once at ``--threads`` and once at archsim's own choice
+(``archsim.threads``, what ``archsim compress`` uses by default).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,6 +34,57 @@ TARGET_PEAK_MIB = 4096.0
 CASES = (KMeansCase(),
          KMeansCase(name="resnet18 layer4 3x3 (2.36M weights), k=256, d=8", n=294_912, d=8))
 QUICK_CASES = (KMeansCase(name="small", n=16_384, d=16, k=64, iterations=10),)
+
+#: [A] Seconds the spinning processes of ``--busy`` run before the first busy measurement, so that the
+#: 1-minute load average (what `archsim.threads.choose_threads` reads) sees them as it would see a
+#: machine that has been busy for a while (after 60 s it shows ~63% of the added load).
+BUSY_WARMUP_S = 60.0
+
+
+def _spinners(n: int) -> list[subprocess.Popen]:
+    """``n`` processes that each keep one core busy (the "other jobs" of a shared machine)."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+
+
+def busy_rows(models: list[str], threads: int, busy: int, warmup_s: float = BUSY_WARMUP_S) -> list[dict]:
+    """Whole-model runs while ``busy`` spinning processes hold cores: at ``threads`` and at archsim's choice."""
+    rows: list[dict] = []
+    procs = _spinners(busy)
+    try:
+        time.sleep(warmup_s)
+        for name in models:
+            for requested in (threads, 0):
+                load = os.getloadavg()[0]
+                row = run_subprocess(name, requested)
+                row.update(busy_processes=busy, load_1min_at_start=load)
+                print(f"MVQ {name} busy ({busy} spinning) x{row['threads']} ({row['thread_rule']}): "
+                      f"{row['seconds']:.1f} s wall, {row['cpu_seconds']:.1f} s CPU")
+                rows.append(row)
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+    return rows
+
+
+def busy_section(quiet: list[dict], busy: list[dict]) -> list[str]:
+    """The busy-machine figure beside the quiet one, per model."""
+    lines = ["## (b2) whole-model MVQ on a busy machine, beside the quiet figure", "",
+             f"Busy = `--busy` processes spinning on the CPU (started {BUSY_WARMUP_S:g} s before, so the load "
+             "average shows them). `fixed` = the benchmark's `--threads`; `auto` = archsim's choice "
+             "(`archsim/threads.py`: this process's CPU affinity minus the 1-minute load average, 1..8), what "
+             "`archsim compress` uses by default.", "",
+             "| model | machine | thread rule | threads | wall s | CPU s (all threads) | wall / quiet wall |",
+             "|---|---|---|---|---|---|---|"]
+    quiet_by = {r["model"]: r for r in quiet if r["device"] == "cpu"}
+    for r in [*[q for q in quiet_by.values() if any(b["model"] == q["model"] for b in busy)], *busy]:
+        base = quiet_by.get(r["model"])
+        machine = f"busy ({r['busy_processes']} spinning, load {r['load_1min_at_start']:.1f})" \
+            if r.get("busy_processes") else "quiet"
+        ratio = f"{r['seconds'] / base['seconds']:.2f}" if base else "n/a"
+        lines.append(f"| {r['model']} | {machine} | {r.get('thread_rule', 'fixed')} | {r['threads']} | "
+                     f"{r['seconds']:.1f} | {r['cpu_seconds']:.1f} | {ratio} |")
+    return lines + [""]
 
 
 def cpu_name() -> str:
@@ -94,7 +151,12 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="one small k-means case, no whole models")
     parser.add_argument("--skip-models", action="store_true", help="only the k-means comparison")
     parser.add_argument("--repeats", type=int, default=3, help="k-means timings: best of N (default 3)")
+    parser.add_argument("--models", default="resnet18,resnet50", help="whole models (default resnet18,resnet50)")
+    parser.add_argument("--busy", type=int, default=0,
+                        help="also time the whole models while N processes spin on the CPU (default 0: not)")
+    parser.add_argument("--skip-kmeans", action="store_true", help="no k-means comparison")
     args = parser.parse_args(argv)
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     load_start = os.getloadavg()
@@ -102,21 +164,23 @@ def main(argv=None) -> int:
     if not faiss_available():
         print("benchmarks.compress: faiss is not installed (pip install -e .[bench]); skipping the faiss comparison")
     kmeans_rows = []
-    for threads in (int(t) for t in args.kmeans_threads.split(",")):
+    for threads in ([] if args.skip_kmeans else [int(t) for t in args.kmeans_threads.split(",")]):
         for case in (QUICK_CASES if args.quick else CASES):
             rows = run_case(case, threads, args.repeats)
             for r in rows:
                 print(f"kmeans {r['case']} x{threads}: {r['impl']}: {r['seconds']:.2f} s "
                       f"({r['ratio_vs_faiss']:.2f}x faiss wall, {r['cpu_ratio_vs_faiss']:.2f}x CPU)")
             kmeans_rows += rows
-    pd.DataFrame(kmeans_rows).to_csv(out / "benchmarks_kmeans.csv", index=False)
+    if kmeans_rows:
+        pd.DataFrame(kmeans_rows).to_csv(out / "benchmarks_kmeans.csv", index=False)
 
     model_rows = []
     if not (args.quick or args.skip_models):
-        for name in ("resnet18", "resnet50"):
+        for name in models:
             row = run_subprocess(name, args.threads)
             print(f"MVQ {name} cpu x{args.threads}: {row['seconds']:.1f} s, peak RSS {row['peak_rss_mib']:.0f} MiB")
             model_rows.append(row)
+    busy = busy_rows(models, args.threads, args.busy) if args.busy and not (args.quick or args.skip_models) else []
     cuda_lines = ["## (c) CUDA path", ""]
     if torch.cuda.is_available():
         case = CASES[0]
@@ -143,11 +207,12 @@ def main(argv=None) -> int:
         cuda_lines.append(message)
     cuda_lines.append("")
     if model_rows:
-        pd.DataFrame(model_rows).to_csv(out / "benchmarks_models.csv", index=False)
+        pd.DataFrame([*model_rows, *busy]).to_csv(out / "benchmarks_models.csv", index=False)
     load_end = os.getloadavg()
     command = "python -m benchmarks.compress" + (" --quick" if args.quick else "") + \
-        (" --skip-models" if args.skip_models else "") + f" --threads {args.threads} --kmeans-threads " \
-        f"{args.kmeans_threads} --repeats {args.repeats} --out {args.out}"
+        (" --skip-models" if args.skip_models else "") + (" --skip-kmeans" if args.skip_kmeans else "") + \
+        f" --threads {args.threads} --kmeans-threads {args.kmeans_threads} --repeats {args.repeats} " \
+        f"--models {','.join(models)}" + (f" --busy {args.busy}" if args.busy else "") + f" --out {args.out}"
     text = ["# compress benchmarks", "",
             f"Command: `{command}` (wall time {time.perf_counter() - t0:.0f} s).  ",
             f"Machine: {machine_line(args.threads)}.  ",
@@ -158,9 +223,11 @@ def main(argv=None) -> int:
             "runs suffer most when another job holds a core (each OpenMP parallel region waits for all its "
             "threads); `benchmarks_under_load.md` (if present) keeps a run of the same command under heavier load.",
             f"MVQ configuration: {MVQ_CONFIG}; untrained torchvision weights.", "",
-            *kmeans_section(kmeans_rows)]
+            *(kmeans_section(kmeans_rows) if kmeans_rows else [])]
     if model_rows:
         text += models_section([r for r in model_rows if r["device"] == "cpu"])
+    if busy:
+        text += busy_section(model_rows, busy)
     text += cuda_lines
     (out / "benchmarks.md").write_text("\n".join(text))
     print(f"wrote {out / 'benchmarks.md'}")

@@ -28,10 +28,17 @@ def _rss_mib() -> float:
 
 
 def measure(model_name: str, threads: int, device: str) -> dict:
-    """Build the model, compress it with MVQ, return times and peak memory (runs in-process)."""
+    """Build the model, compress it with MVQ, return times and peak memory (runs in-process).
+
+    ``threads`` 0 = archsim's own choice (`archsim.threads.choose_threads`: free cores of this process), what
+    `archsim compress` does by default; the row records the count actually used."""
     import torchvision
 
-    torch.set_num_threads(threads)
+    from archsim.threads import choose_threads, set_threads
+
+    rule = "auto" if threads == 0 else "fixed"
+    threads = choose_threads() if threads == 0 else threads
+    set_threads(threads)
     torch.manual_seed(0)
     model = getattr(torchvision.models, model_name)(weights=None).eval()
     rss_model = _rss_mib()
@@ -47,7 +54,7 @@ def measure(model_name: str, threads: int, device: str) -> dict:
         torch.cuda.synchronize()
     seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
     bits = cm.storage_bits()
-    row = {"model": model_name, "device": device, "threads": threads, "seconds": seconds,
+    row = {"model": model_name, "device": device, "threads": threads, "thread_rule": rule, "seconds": seconds,
            "cpu_seconds": cpu_seconds,
            "layers": len(cm.layers), "params": cm.n_params, "ratio": 32 * cm.n_params / bits["total"],
            "peak_rss_mib": _rss_mib(), "rss_after_model_mib": rss_model}
@@ -57,10 +64,14 @@ def measure(model_name: str, threads: int, device: str) -> dict:
 
 
 def run_subprocess(model_name: str, threads: int, device: str = "cpu", timeout: float = 900) -> dict:
-    """`measure` in a fresh interpreter (own peak RSS)."""
+    """`measure` in a fresh interpreter (own peak RSS). A fixed thread count also goes to the child's
+    OpenMP/BLAS environment (`archsim.threads.thread_env`), so no library starts a pool of its own size."""
+    from archsim.threads import thread_env
+
     cmd = [sys.executable, "-m", "benchmarks.compress.models", model_name, "--threads", str(threads),
            "--device", device]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    env = thread_env(threads) if threads > 0 else None
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, env=env)
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -69,7 +80,7 @@ def run_subprocess(model_name: str, threads: int, device: str = "cpu", timeout: 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.compress.models")
     parser.add_argument("model", choices=["resnet18", "resnet50"])
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="0 = archsim's choice (archsim.threads)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     print(json.dumps(measure(args.model, args.threads, args.device)))

@@ -137,8 +137,8 @@ def from_layer(layer: Layer, ls: int, np: int, *, proto_bits: int = 8, lut_bits:
     reduction = layer.reduction_size
     if reduction % ls and not pad:
         raise ArchsimInputError(f"layer {layer.name!r}: ls={ls} does not divide the reduction length {reduction} "
-                                f"(C*kh*kw); choose ls among its divisors or pass pad=True to zero-pad to "
-                                f"{math.ceil(reduction / ls) * ls}")
+                                f"(C*kh*kw); choose an ls that divides it, or zero-pad to "
+                                f"{math.ceil(reduction / ls) * ls} (`archsim pqa --pad`; Python: pad=True)")
     return PqLayerFacts(name=layer.name, cols=layer.batch * layer.out_h * layer.out_w, reduction=reduction,
                         ls=ls, np=np, k=layer.out_channels, proto_bits=proto_bits, lut_bits=lut_bits,
                         shared_codebook=shared_codebook, distance=distance, in_channels=layer.in_channels,

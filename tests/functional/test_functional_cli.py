@@ -49,8 +49,8 @@ def test_resnet20_every_layer_matches(capsys, design, fmt, ratio):
 
 def test_text_table_and_small_array(capsys):
     """A shrunken sparse array folds the layers many times; the text report has one row per layer."""
-    rc, out, err = _run(capsys, "--design", "mvq", "--rows", "8", "--cols", "8", "--layers",
-                        "layer3.0.conv2,fc", "--seed", "3")
+    rc, out, err = _run(capsys, "--design", "mvq", "--iso", "pes", "--rows", "8", "--cols", "8", "--layers",
+                        "layer3.0.conv2,fc", "--seed", "3")     # 8 physical PE rows (iso-PE)
     assert rc == 0 and not err
     rows = [line for line in out.splitlines() if line.startswith(("layer3.0.conv2", "fc "))]
     assert len(rows) == 2 and all(" yes " in r and r.rstrip().endswith("yes") for r in rows)
@@ -132,7 +132,7 @@ def test_counter_disagreement_exits_1(capsys, monkeypatch):
     (["--design", "mvq", "--max-macs", "0"], "--max-macs must be a positive"),
     (["--design", "mvq", "--max-macs=-5e6"], "--max-macs must be a positive"),
     (["--design", "mvq", "--max-macs", "lots"], "--max-macs must be a positive"),
-    (["--design", "mvq", "--layers", "layer1.0.conv1", "--max-macs", "1000"], "raise --max-macs"),
+    (["--design", "sparten", "--layers", "layer1.0.conv1", "--max-macs", "1000"], "give --full"),
     (["--design", "mvq", "--layers", "fc,,conv1"], "empty layer name"),
     (["--design", "mvq", "--traces", "t.json"], "--traces does not apply with --functional"),
     (["--design", "mvq", "--seed", "-1"], "--seed must be a non-negative"),
@@ -166,12 +166,22 @@ def test_matmul_layers(tmp_path, capsys):
         select_layers(net, ["qk"], 10 ** 6)
 
 
-def test_default_selection_names_skipped_layers(capsys):
+def test_default_selection_samples_large_layers_and_skips_none(capsys):
+    """--max-macs is the per-layer budget: larger layers are checked on sampled positions, none skipped."""
     rc, out, _ = _run(capsys, "--design", "ews", "--max-macs", "2e6")
-    assert rc == 0
-    skipped = [line for line in out.splitlines() if line.startswith("skipped:")]
-    assert len(skipped) == 1 and "over --max-macs 2,000,000" in skipped[0] and "layer1.0.conv1" in skipped[0]
-    assert out.strip().splitlines()[-1].startswith("OK: 4/4 layers")    # conv1, two stride-2 convs, fc
+    assert rc == 0 and not any(line.startswith("skipped:") for line in out.splitlines())
+    assert any(line.startswith("sampled: 16 layer(s)") for line in out.splitlines())
+    assert out.strip().splitlines()[-1].startswith("OK: 20/20 layers match torch exactly (16 on sampled positions)")
+
+
+def test_sparten_over_budget_is_skipped_and_partial(capsys):
+    """SparTen cannot sample: its large layers are skipped by name, the last line says PARTIAL, exit 3."""
+    from archsim.functional.check import EXIT_PARTIAL
+
+    rc, out, _ = _run(capsys, "--design", "sparten", "--max-macs", "2e6")
+    assert rc == EXIT_PARTIAL == 3
+    assert any(line.startswith("skipped: over --max-macs 2,000,000") for line in out.splitlines())
+    assert out.strip().splitlines()[-1].startswith("PARTIAL: 4/4 layers match torch exactly")
 
 
 @pytest.mark.parametrize("extra", [["--m", "8"], ["--method", "vq"], ["--method", "prune_vq", "--d", "8", "--k", "32"]])

@@ -81,7 +81,7 @@ def test_vq_cuts_weight_dram_bytes_by_the_compression_ratio(r18_results):
 def test_dense_layers_on_the_sparse_array_run_at_dense_rate(tiny):
     """conv1 is excluded by the policy: on mvq it takes the same compute cycles as on EWS (fallback)."""
     ews = simulate(tiny, "ews").layers[0]
-    mvq = simulate(tiny, "mvq").layers[0]
+    mvq = simulate(tiny, "mvq", iso="pes").layers[0]   # the preset's 64x64 physical array
     assert mvq.name == "conv1"
     assert mvq.counters.busy_cycles == ews.counters.busy_cycles
     assert mvq.macs == ews.macs
