@@ -43,8 +43,10 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 
 from archsim.access_convention import AccessPricer
+from archsim.access_convention import Price as _Priced
 from archsim.design import BufferConfig, Design
 from archsim.sim.engine import LayerCounters
+from compress.trace import code_bits_for
 
 ENERGY_INDEX = ["layer", "component", "action"]
 ENERGY_COLUMNS = ["count", "pj_per_event", "energy_pj", "unit", "source"]
@@ -417,15 +419,6 @@ class CostModel:
 
 
 @dataclass(frozen=True)
-class _Priced:
-    """A price derived here from table entries (the source says how)."""
-
-    value: float
-    source: str
-    unit: str = "pJ"
-
-
-@dataclass(frozen=True)
 class _Zero:
     source: str
     value: float = 0.0
@@ -433,8 +426,9 @@ class _Zero:
 
 
 def index_bits(m: int) -> int:
-    """Bits of a mux-select index among ``m`` candidates: ceil(log2 m)."""
-    return math.ceil(math.log2(m)) if m > 1 else 0
+    """Bits of a mux-select (or position) index among ``m`` candidates: ceil(log2 m), the same count as a
+    codeword index (`compress.trace.code_bits_for`)."""
+    return code_bits_for(m)
 
 
 def _frame(rows: Iterable[tuple]) -> pd.DataFrame:

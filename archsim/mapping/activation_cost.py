@@ -24,7 +24,7 @@ from typing import Any
 
 from archsim import cost as _cost
 from archsim.tech.table import Cost
-from archsim.mapping.activation_sparsity import index_bits
+from archsim.cost import index_bits
 
 
 def sorter_compare_exchanges(m: int) -> int:

@@ -87,6 +87,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Callable, Iterable
 
+from archsim.cost import index_bits
 from archsim.design import Design
 from archsim.mapping.base import RowFold, build_schedule
 from archsim.mapping.geometry import Geometry
@@ -99,11 +100,6 @@ PER_STEP_EVENTS: tuple[tuple[str, str], ...] = (
     ("weight_rf", "read_bytes"), ("weight_rf", "stationary_read_bytes"), ("activation_rf", "read_bytes"),
 )
 ACC_EVENTS: tuple[tuple[str, str], ...] = (("psum_rf", "acc_read_bytes"), ("psum_rf", "acc_write_bytes"))
-
-
-def index_bits(m: int) -> int:
-    """Bits of a position index inside a block of ``m``: ceil(log2 m)."""
-    return math.ceil(math.log2(m)) if m > 1 else 0
 
 
 @dataclass(frozen=True)

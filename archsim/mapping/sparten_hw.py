@@ -37,17 +37,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from archsim.access_convention import Price
 from archsim.cost import AREA_ROWS, CATEGORY, EVENT_PRICERS, CostModel
 from archsim.mapping.sparten_model import brent_kung_adder_bits, index_bits
 
 COMPONENTS = ("sparten_join", "sparten_act_chunk", "sparten_encoder", "sparten_extra_mults")
 
 
-class _Price:
-    """A derived price (value in pJ or um2 with its rule); duck-typed like `archsim.tech.Cost`."""
-
-    def __init__(self, value: float, source: str, unit: str = "pJ") -> None:
-        self.value, self.source, self.unit = float(value), source, unit
+def _derived(value: float, source: str, unit: str = "pJ") -> Price:
+    """A derived price (value in pJ or um2 with its rule): `archsim.access_convention.Price`, value as float."""
+    return Price(float(value), source, unit)
 
 
 def _is_sparten(cm: CostModel) -> bool:
@@ -58,17 +57,17 @@ def _levels(n: int) -> int:
     return max(1, math.ceil(math.log2(n)))
 
 
-def join_price(cm: CostModel) -> _Price:
+def join_price(cm: CostModel) -> Price:
     t, n = cm.tech, cm.design.sparten.chunk
     and_ = t.mux(2, n)
     bk = brent_kung_adder_bits(n)
     add1 = t.adder(1)
-    return _Price(and_.value + 2 * bk * add1.value,
+    return _derived(and_.value + 2 * bk * add1.value,
                   f"[A] AND of 2x{n}-bit masks as {n} mux2 bits [{and_.source}] + 2 prefix sums x {bk} Brent-Kung "
                   f"adder bits x adder(1) {add1.value:.4g} pJ [{add1.source}]")
 
 
-def select_price(cm: CostModel) -> _Price:
+def select_price(cm: CostModel) -> Price:
     d, t = cm.design, cm.tech
     n = d.sparten.chunk
     lzc = t.lzc_decoder(n)
@@ -77,19 +76,19 @@ def select_price(cm: CostModel) -> _Price:
     ib = index_bits(n)
     path_bits = 2 * ib + d.precision.act_bits
     sel = _levels(n) * path_bits * mux2.value
-    return _Price(lzc.value * activity + sel, f"[A] priority encoder = LZC rule at {n} bits [{lzc.source}] x activity "
+    return _derived(lzc.value * activity + sel, f"[A] priority encoder = LZC rule at {n} bits [{lzc.source}] x activity "
                                               f"{activity:g} + {_levels(n)} mux2 "
                                    f"levels x (2 x {ib}-bit prefix counts + {d.precision.act_bits}-bit activation) "
                                    f"x {mux2.value:.4g} pJ/bit [{mux2.source}]")
 
 
-def encode_price(cm: CostModel) -> _Price:
+def encode_price(cm: CostModel) -> Price:
     d, t = cm.design, cm.tech
     n = d.sparten.chunk
     zero = t.mux(2, d.precision.act_bits)
     bk = brent_kung_adder_bits(n)
     add1 = t.adder(1)
-    return _Price(zero.value + bk * add1.value / n,
+    return _derived(zero.value + bk * add1.value / n,
                   f"[A] zero detect of a {d.precision.act_bits}-bit output as mux2 bits [{zero.source}] + 1/{n} of a "
                   f"{bk}-adder-bit prefix sum x {add1.value:.4g} pJ [{add1.source}]")
 

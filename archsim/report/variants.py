@@ -7,33 +7,8 @@ means a comparison, a sweep and the MVQ report cannot disagree on what "mvq at 1
 
 The sizing rule itself (`CompressionParams`, `prepare`, `Prepared`) lives in `archsim.sizing`, so
 that `archsim run` and `archsim.api.simulate` size a design by name exactly as compare does; it is
-re-exported here. The convention, for reference:
-
-Array size convention
----------------------
-By default ``rows`` is the **dense-equivalent reduction length** the array covers per cycle and
-``cols`` the output channels, so ``rows x cols`` is the peak of dense-equivalent MACs per cycle. For
-a dense array that is also the PE count. An N:M sparse array (MVQ's sparse systolic array, the
-S2TA-like array) built for the same ``rows`` replaces the ``d`` PEs of each ``d``-long reduction
-segment by ``Q = (N/M)·d`` PEs, each with an M:1 activation mux (mvq.md §3.2 [S1]): it has
-``rows·N/M`` physical PE rows (``array.rows`` in `archsim.design`, which counts physical rows),
-``(N/M)·rows·cols`` multipliers, and the same peak dense-equivalent MACs per cycle — on layers that
-really are N:M sparse (a dense layer, e.g. the first conv, runs one reduction row per PE row).
-``rows_are="physical"`` reads ``rows`` as physical PE rows instead: the presets' own convention
-(mvq.yaml's "64x64" is 64 physical rows covering 256 reduction rows at 1:4).
-
-SparTen (``dataflow: sparten``; unstructured sparsity, no N:M array) follows the same weight-side rule
-[A]: its weights are pruned to density N/M (``weights.density``: every sparse design keeps as many
-weights), and it gets ``rows·N/M`` CUs per cluster (``array.rows``) x ``cols`` clusters — the
-multipliers of the N:M arrays, i.e. the same peak dense-equivalent MACs per cycle *counting weight
-sparsity only*. Its activation sparsity (like S2TA's) is data-dependent and comes on top.
-
-S2TA and its baseline follow the weight-side rule too [A]: iso-throughput is defined on the
-dense-equivalent *weight* side only, because activation sparsity is data-dependent (it is measured per
-run, `compress.activations`) and never resizes an array. ``s2ta`` (the ``s2ta-w`` array plus run-time
-activation DBB) gets ``rows·N/M`` physical rows exactly like ``s2ta-w``; ``sa-zvcg`` (dense array,
-zero-value clock gating) gets ``rows`` like every dense design. What activation sparsity buys then
-shows up as fewer cycles (s2ta) or clock-gated MACs (sa-zvcg), not as a different array.
+re-exported here. The array-size convention (dense-equivalent rows, N:M sparse arrays with rows·N/M
+physical rows, the weight-side rule for SparTen, S2TA and SA-ZVCG) is stated once, in `archsim.sizing`.
 """
 
 from __future__ import annotations
