@@ -36,6 +36,7 @@ leakage                cycles × (logic area × density + Σ SRAM leakage) / clo
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
@@ -46,7 +47,6 @@ from archsim.access_convention import AccessPricer
 from archsim.access_convention import Price as _Priced
 from archsim.design import BufferConfig, Design
 from archsim.sim.engine import LayerCounters
-from compress.trace import code_bits_for
 
 ENERGY_INDEX = ["layer", "component", "action"]
 ENERGY_COLUMNS = ["count", "pj_per_event", "energy_pj", "unit", "source"]
@@ -186,6 +186,10 @@ class CostModel:
                      f"[A] {self.options.control_area_fraction:g} x datapath logic area"))
         frame = pd.DataFrame(rows, columns=["component", "area_um2", "source"]).set_index("component")
         return frame
+
+    @functools.cached_property
+    def _rf_geometry(self) -> dict[str, tuple[int, int]]:
+        return self.rf_geometry()
 
     def rf_geometry(self) -> dict[str, tuple[int, int]]:
         """(entries, bits per entry) of each PE-local storage of one *physical* PE.
@@ -387,7 +391,7 @@ class CostModel:
             if action == "acc_read_bytes":
                 return self.access.read_per_byte(1, p.psum_bits)
             return self.access.write_per_byte(1, p.psum_bits)
-        geometry = self.rf_geometry()
+        geometry = self._rf_geometry
         if comp in geometry and action in ("read_bytes", "write_bytes", "stationary_read_bytes"):
             entries, width = geometry[comp]
             if comp == "activation_rf":   # the read mux selects within one logical window of the design's depth
@@ -427,8 +431,9 @@ class _Zero:
 
 def index_bits(m: int) -> int:
     """Bits of a mux-select (or position) index among ``m`` candidates: ceil(log2 m), the same count as a
-    codeword index (`compress.trace.code_bits_for`)."""
-    return code_bits_for(m)
+    codeword index (`compress.trace.code_bits_for`, not imported: archsim's functional mode stays free of
+    compress)."""
+    return math.ceil(math.log2(m)) if m > 1 else 0
 
 
 def _frame(rows: Iterable[tuple]) -> pd.DataFrame:
